@@ -227,7 +227,7 @@ def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        leases, member_actions, changes = change(lease, lease.as_dict(sample.leases), t)
+        leases, member_actions, changes = change(lease, as_dict(lease.sample.leases), t)
         actions, cond = _sample_write(task, lease.sample, leases, t, **changes)
         try:
             with transaction() as tx:
