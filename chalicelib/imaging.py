@@ -105,8 +105,9 @@ def _decode_first_page(data: bytes) -> tuple[np.ndarray, int]:
         raise UnsupportedImage("not an image format we can read (PNG, TIFF, JPEG, ...)") from None
     except Image.DecompressionBombError as exc:
         raise UnsupportedImage(f"the image is too large to decode: {exc}") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        # Pillow reports truncated or damaged data through these.
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
+        # Pillow reports truncated or damaged data through these (TypeError: a TIFF whose
+        # later pages were cut off, found while counting them).
         raise UnsupportedImage(f"the image is damaged or truncated ({exc})") from None
     mode = _CONVERT.get(image.mode, image.mode)
     if mode not in _NUMPY_MODES:

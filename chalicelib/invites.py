@@ -11,30 +11,13 @@ Tokens are shown once, when minted; the table keeps who, when and until when, ne
 import secrets
 import time
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
-from . import auth, config
+from . import auth
 from .errors import NotFound, Unauthorized
-from .models import Task
+from .models import Invite, Task
 
 MAX_INVITES_PER_REQUEST = 100
-
-
-class Invite(Model):
-    class Meta:
-        table_name = config.TABLE_PREFIX + "invites"
-        region = config.REGION
-        billing_mode = "PAY_PER_REQUEST"
-
-    task_id = UnicodeAttribute(hash_key=True)
-    invite_id = UnicodeAttribute(range_key=True)
-    email = UnicodeAttribute()
-    created_by = UnicodeAttribute()
-    created_at = NumberAttribute()
-    expires_at = NumberAttribute()
-    revoked_at = NumberAttribute(null=True)
 
 
 def create(task: Task, emails: list[str], ttl_seconds: int, by: str) -> list[dict]:

@@ -64,7 +64,7 @@ def free_slots(task: Task, sample: Sample, t: int) -> int:
 
 
 def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
-    if sample.done >= needed(task, sample):
+    if sample.done >= needed(task, sample) or sample.problem:  # ingest refused a file
         return None
     live = live_leases(sample, t)
     free_at = sample.requeued_at if free_slots(task, sample, t) > 0 else \
@@ -73,6 +73,8 @@ def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
 
 
 def status(task: Task, sample: Sample, t: int) -> str:
+    if sample.problem:
+        return "problem"
     if sample.done >= needed(task, sample):
         return "complete"
     return "in_progress" if live_leases(sample, t) else "available"

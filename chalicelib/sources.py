@@ -47,16 +47,17 @@ def list_prefix(uri: str, cursor: str | None) -> dict:
     """One page of the objects under an s3:// prefix of an import bucket."""
     bucket, prefix = parse_s3_uri(uri)
     _allowed(bucket)
-    kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": MAX_LIST}
-    if cursor:
-        kwargs["ContinuationToken"] = cursor
+    # The cursor is the last key of the previous page (StartAfter): any string is a valid
+    # cursor, so a caller cannot make S3 fail on a malformed continuation token.
+    kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": MAX_LIST, "StartAfter": cursor or ""}
     try:
         page = storage.s3().list_objects_v2(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("InvalidArgument", "NoSuchBucket"):
-            raise BadRequest(f"Cannot list {uri}: {exc.response['Error'].get('Message')}.",
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            raise BadRequest(f"Cannot list {uri}: the bucket does not exist.",
                              code="invalid_source") from None
         raise
+    contents = page.get("Contents", [])
     return {"objects": [{"uri": f"s3://{bucket}/{o['Key']}", "key": o["Key"], "size": o["Size"]}
-                        for o in page.get("Contents", []) if not o["Key"].endswith("/")],
-            "cursor": page.get("NextContinuationToken")}
+                        for o in contents if not o["Key"].endswith("/")],
+            "cursor": contents[-1]["Key"] if page.get("IsTruncated") and contents else None}

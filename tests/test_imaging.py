@@ -82,6 +82,7 @@ def test_constant_16bit_image_is_black_not_an_error():
     (b"", "empty"),
     (b"this is a text file, not an image", "not an image format"),
     (_tiff([np.zeros((64, 64), np.uint16)])[:300], "damaged or truncated"),
+    (_tiff([np.zeros((50, 70), np.uint16)] * 3)[:400], "damaged or truncated"),
 ])
 def test_unreadable_files_raise_with_a_reason(data, reason):
     with pytest.raises(UnsupportedImage) as caught:
