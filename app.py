@@ -1,0 +1,187 @@
+"""HTTP routes of the annotation API. Each route: who is calling, what they sent, one call
+into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
+from chalice import Chalice, CORSConfig, Response
+
+from chalicelib import leases, progress, samples, tasks
+from chalicelib.auth import principal_from_request
+from chalicelib.errors import Forbidden
+from chalicelib.http import api, body, int_param, json_response, query_param
+from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
+
+app = Chalice(app_name="cloud-annotator")
+CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"],
+                  expose_headers=["Retry-After"], max_age=600)
+
+
+def route(path, **kwargs):
+    def register(view):
+        return app.route(path, cors=CORS, **kwargs)(api(view))
+    return register
+
+
+def caller():
+    return principal_from_request(app.current_request)
+
+
+def request_body(model):
+    return body(app.current_request, model)
+
+
+@route("/health", methods=["GET"])
+def health():
+    return {"status": "ok"}
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+@route("/tasks", methods=["GET"])
+def list_tasks():
+    who = caller()
+    return {"tasks": [tasks.to_json(t, progress.progress(t)) for t in tasks.list_visible(who)]}
+
+
+@route("/tasks", methods=["POST"])
+def create_task():
+    who = caller()
+    task = tasks.create(who, request_body(TaskCreate))
+    return json_response(tasks.to_json(task, progress.progress(task)), 201)
+
+
+@route("/tasks/{task_id}", methods=["GET"])
+def get_task(task_id):
+    task = tasks.visible(caller(), task_id)
+    return tasks.to_json(task, progress.progress(task))
+
+
+@route("/tasks/{task_id}", methods=["PATCH"])
+def patch_task(task_id):
+    task = tasks.owned(caller(), task_id)
+    task = tasks.update(task, request_body(TaskFields))
+    return tasks.to_json(task, progress.progress(task))
+
+
+@route("/tasks/{task_id}", methods=["DELETE"])
+def delete_task(task_id):
+    task = tasks.owned(caller(), task_id)
+    tasks.delete(task, query_param(app.current_request, "confirm"))
+    return {"deleted": task_id}
+
+
+@route("/tasks/{task_id}/progress", methods=["GET"])
+def task_progress(task_id):
+    return progress.progress(tasks.visible(caller(), task_id))
+
+
+# --- samples -------------------------------------------------------------------------------
+
+@route("/tasks/{task_id}/samples", methods=["POST"])
+def register_samples(task_id):
+    task = tasks.owned(caller(), task_id)
+    spec = request_body(SamplesBody)
+    exist_ok = query_param(app.current_request, "exist_ok", "0").lower() in ("1", "true", "yes")
+    return json_response(samples.register(task, spec, exist_ok), 201)
+
+
+def _browsable(task_id):
+    """Samples are listed and opened by owners, and by annotators of public-visibility tasks."""
+    who = caller()
+    task = tasks.visible(who, task_id)
+    if task.sample_visibility != "public" and not tasks.is_owner(who, task):
+        raise Forbidden("Samples of this task are handed out by claiming only.",
+                        code="samples_protected")
+    return task
+
+
+@route("/tasks/{task_id}/samples", methods=["GET"])
+def list_samples(task_id):
+    task = _browsable(task_id)
+    req = app.current_request
+    return samples.list_page(task, query_param(req, "status"), int_param(req, "limit", 100, 1, 1000),
+                             query_param(req, "cursor"))
+
+
+@route("/tasks/{task_id}/samples/{sample_id}", methods=["GET"])
+def get_sample(task_id, sample_id):
+    task = _browsable(task_id)
+    return samples.detail(task, leases.get_sample(task_id, sample_id))
+
+
+# --- the annotator loop --------------------------------------------------------------------
+
+def _claimed(task, who, lease):
+    annotation, version = leases.start_annotation(task, lease.sample, who.sub)
+    return {"sample": {"id": lease.sample.sample_id, "files": samples.signed_files(lease.sample),
+                       "annotation": annotation, "version": version},
+            "lease": {"id": lease.lease_id, "expires_at": lease.expires_at}}
+
+
+@route("/tasks/{task_id}/claim", methods=["POST"])
+def claim(task_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    lease = leases.claim(task, who.sub)
+    return Response(body="", status_code=204) if lease is None else _claimed(task, who, lease)
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/claim", methods=["POST"])
+def claim_named(task_id, sample_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    if task.sample_visibility != "public":
+        raise Forbidden("This task hands samples out one at a time: use POST "
+                        f"/tasks/{task_id}/claim.", code="samples_protected")
+    return _claimed(task, who, leases.claim(task, who.sub, sample_id))
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/heartbeat", methods=["POST"])
+def heartbeat(task_id, sample_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    lease_id = request_body(LeaseBody).lease_id
+    return {"expires_at": leases.heartbeat(task, who.sub, sample_id, lease_id)}
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/release", methods=["POST"])
+def release(task_id, sample_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    leases.release(task, who.sub, sample_id, request_body(LeaseBody).lease_id)
+    return {"released": sample_id}
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/draft", methods=["PUT"])
+def save_draft(task_id, sample_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    spec = request_body(DraftBody)
+    annotation = spec.annotation.model_dump(mode="json")
+    return {"version": leases.draft(task, who.sub, sample_id, spec.lease_id, annotation)}
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/submit", methods=["POST"])
+def submit(task_id, sample_id):
+    who = caller()
+    task = tasks.visible(who, task_id)
+    spec = request_body(SubmitBody)
+    version = leases.submit(task, who.sub, sample_id, spec.lease_id,
+                            spec.annotation.model_dump(mode="json"), spec.submission_id)
+    return {"version": version, "progress": progress.progress(tasks.get(task_id))}
+
+
+# --- task administration -------------------------------------------------------------------
+
+@route("/tasks/{task_id}/leases", methods=["GET"])
+def list_leases(task_id):
+    return {"leases": leases.live(tasks.owned(caller(), task_id))}
+
+
+@route("/tasks/{task_id}/leases/{sample_id}", methods=["DELETE"])
+def end_lease(task_id, sample_id):
+    return {"ended": leases.end(tasks.owned(caller(), task_id), sample_id)}
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/reopen", methods=["POST"])
+def reopen_sample(task_id, sample_id):
+    task = tasks.owned(caller(), task_id)
+    sample = leases.reopen(task, sample_id)
+    return samples.to_json(task, sample)

@@ -1,0 +1,1 @@
+"""Runtime code of the annotation API (packaged into the Lambda by chalice)."""

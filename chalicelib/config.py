@@ -1,0 +1,25 @@
+"""Deployment settings, read from the environment.
+
+The local backend differs from AWS only here: `AWS_ENDPOINT_URL` (honoured natively by
+botocore, hence by boto3 and PynamoDB) points every client at moto, and
+`S3_ADDRESSING_STYLE=path` makes presigned URLs that a browser can reach on 127.0.0.1.
+Values are read at import time: chalice applies the stage's variables before importing app.py.
+"""
+import os
+
+TABLE_PREFIX = os.environ.get("TABLE_PREFIX", "cloud-annotator-")
+DATA_BUCKET = os.environ.get("DATA_BUCKET", "cloud-annotator-data")
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+# Where browsers reach S3; defaults to where the service reaches it.
+S3_PUBLIC_ENDPOINT_URL = os.environ.get("S3_PUBLIC_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "auto")
+# Presigned URLs are short-lived and signed at read time, never stored.
+PRESIGN_SECONDS = int(os.environ.get("PRESIGN_SECONDS", "900"))
+
+
+def jwt_secret() -> str:
+    """Read per call so a missing secret is a clear error, not an import failure."""
+    secret = os.environ.get("JWT_SECRET")
+    if not secret:
+        raise RuntimeError("JWT_SECRET is not set for this stage")
+    return secret

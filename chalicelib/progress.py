@@ -1,0 +1,24 @@
+"""A task's progress, exact at any moment without a scan of its samples.
+
+total/completed/annotations are counters moved in the same transaction as the change they
+count; in_progress counts live leases from the members rows (one per annotator, and an expired
+lease drops out by its time alone); available subtracts the samples whose every open slot is
+leased, read from the far end of the dispatch index (a range holding only those samples).
+"""
+from . import clock
+from .models import Member, Sample, Task
+
+
+def progress(task: Task) -> dict:
+    t = clock.now()
+    members = list(Member.query(task.task_id, consistent_read=True))
+    fully_leased = Sample.dispatch.count(task.task_id, Sample.dispatch_key > f"{t:010d}~")
+    total, completed = int(task.total), int(task.completed)
+    return {
+        "total": total,
+        "completed": completed,
+        "in_progress": sum(1 for m in members if m.lease_id and (m.lease_exp or 0) > t),
+        "available": max(0, total - completed - fully_leased),
+        "annotations": int(task.annotations),
+        "by_annotator": {m.user: {"submitted": int(m.submitted)} for m in members if m.submitted},
+    }

@@ -1,0 +1,69 @@
+"""S3: annotation objects and presigned URLs for the browser.
+
+URLs are signed when a caller reads, never stored. Clients are created lazily (cold start)
+and once per process under a lock: boto3 clients are thread-safe, their creation is not.
+"""
+import json
+import threading
+
+import boto3
+from botocore.config import Config
+
+from . import config
+
+_lock = threading.Lock()
+_clients: dict[str, object] = {}
+
+
+def _client(kind: str):
+    with _lock:
+        if kind not in _clients:
+            s3 = {"addressing_style": config.S3_ADDRESSING_STYLE}
+            cfg = Config(signature_version="s3v4", s3=s3, retries={"max_attempts": 3})
+            endpoint = config.S3_PUBLIC_ENDPOINT_URL if kind == "public" else None
+            _clients[kind] = boto3.client("s3", region_name=config.REGION, config=cfg,
+                                          **({"endpoint_url": endpoint} if endpoint else {}))
+        return _clients[kind]
+
+
+def s3():
+    """The client the service itself uses (endpoint from AWS_ENDPOINT_URL when set)."""
+    return _client("service")
+
+
+def ensure_bucket(bucket: str = config.DATA_BUCKET) -> None:
+    try:
+        s3().head_bucket(Bucket=bucket)
+    except s3().exceptions.ClientError:
+        kwargs = {} if config.REGION == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": config.REGION}}
+        s3().create_bucket(Bucket=bucket, **kwargs)
+
+
+def put_json(key: str, value) -> None:
+    s3().put_object(Bucket=config.DATA_BUCKET, Key=key, ContentType="application/geo+json",
+                    Body=json.dumps(value, separators=(",", ":")).encode())
+
+
+def get_json(key: str):
+    body = s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def presign_get(key: str) -> str:
+    return _client("public").generate_presigned_url(
+        "get_object", Params={"Bucket": config.DATA_BUCKET, "Key": key},
+        ExpiresIn=config.PRESIGN_SECONDS)
+
+
+def file_url(ref: str) -> str:
+    """A sample file is either a key in the data bucket or a plain https URL (passed through)."""
+    return ref if ref.startswith("https://") else presign_get(ref)
+
+
+def delete_prefix(prefix: str) -> None:
+    pages = s3().get_paginator("list_objects_v2").paginate(Bucket=config.DATA_BUCKET, Prefix=prefix)
+    for page in pages:
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3().delete_objects(Bucket=config.DATA_BUCKET, Delete={"Objects": keys, "Quiet": True})

@@ -1,0 +1,231 @@
+"""Request bodies and the annotation format, as pydantic models.
+
+Annotations are GeoJSON FeatureCollections in Kaibu's convention: pixel coordinates on a map
+with extent [0, 0, W, H], x = column, y = H - row. Limits (documented in the README):
+MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per annotation.
+"""
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+                      field_validator, model_validator)
+
+from .errors import BadRequest, TooLarge
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_FEATURES = 10_000
+MAX_VERTICES = 250_000
+MAX_SAMPLES_PER_REQUEST = 1000
+
+TaskId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+SampleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+
+DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_type": "polygon",
+                         "draw_freehand": True, "draw_edge_color": "#0BF737"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- GeoJSON -------------------------------------------------------------------------------
+
+def _position(p) -> list[float]:
+    if not isinstance(p, (list, tuple)) or len(p) not in (2, 3):
+        raise ValueError("a position must be [x, y] (pixels)")
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+               for c in p):
+        raise ValueError("coordinates must be finite numbers")
+    return list(p)
+
+
+def _line(coords, minimum: int) -> list:
+    if not isinstance(coords, list) or len(coords) < minimum:
+        raise ValueError(f"needs at least {minimum} positions")
+    return [_position(p) for p in coords]
+
+
+def _ring(coords) -> list:
+    ring = _line(coords, 4)
+    if ring[0][:2] != ring[-1][:2]:
+        raise ValueError("polygon rings must be closed: the last position must equal the first")
+    return ring
+
+
+def _polygon(coords) -> list:
+    if not isinstance(coords, list) or not coords:
+        raise ValueError("a polygon needs at least one ring")
+    return [_ring(r) for r in coords]
+
+
+def _many(coords, one) -> list:
+    if not isinstance(coords, list) or not coords:
+        raise ValueError("needs at least one member")
+    return [one(c) for c in coords]
+
+
+_GEOMETRY = {
+    "Point": _position,
+    "MultiPoint": lambda c: _many(c, _position),
+    "LineString": lambda c: _line(c, 2),
+    "Polygon": _polygon,
+    "MultiPolygon": lambda c: _many(c, _polygon),
+}
+
+
+def _count_positions(coords) -> int:
+    if coords and isinstance(coords[0], (int, float)):
+        return 1
+    return sum(_count_positions(c) for c in coords)
+
+
+class Geometry(BaseModel):
+    type: Literal["Point", "MultiPoint", "LineString", "Polygon", "MultiPolygon"]
+    coordinates: Any
+
+    @model_validator(mode="after")
+    def _shape(self):
+        self.coordinates = _GEOMETRY[self.type](self.coordinates)
+        return self
+
+
+class Properties(BaseModel):
+    model_config = ConfigDict(extra="allow")  # Kaibu keeps style and ids here
+    label: Label
+
+
+class Feature(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["Feature"]
+    geometry: Geometry
+    properties: Properties
+
+
+class FeatureCollection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _not_too_many(cls, v):
+        if isinstance(v, list) and len(v) > MAX_FEATURES:
+            raise TooLarge(f"An annotation may hold at most {MAX_FEATURES} features; "
+                           f"this one has {len(v)}. Split the work or simplify the shapes.",
+                           code="annotation_too_large")
+        return v
+
+    @model_validator(mode="after")
+    def _not_too_many_vertices(self):
+        n = sum(_count_positions(f.geometry.coordinates) for f in self.features)
+        if n > MAX_VERTICES:
+            raise TooLarge(f"An annotation may hold at most {MAX_VERTICES} positions; this one has "
+                           f"{n}. Simplify freehand shapes.", code="annotation_too_large")
+        return self
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+class TaskFields(Strict):
+    """What an admin may set on a task; PATCH takes any subset."""
+    name: Name | None = None
+    description: Text | None = None
+    instructions: Text | None = None
+    labels: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
+    client_config: dict | None = None
+    sampling: Literal["sequential", "random"] | None = None
+    annotations_per_sample: Annotated[int, Field(ge=1, le=100)] | None = None
+    lease_seconds: Annotated[int, Field(ge=30, le=7 * 24 * 3600)] | None = None
+    min_completion_time: Annotated[int, Field(ge=0, le=24 * 3600)] | None = None
+    sample_visibility: Literal["protected", "public"] | None = None
+    annotators: list[Name] | None = None
+    owners: list[Name] | None = None
+    tags: list[Label] | None = None
+
+
+class TaskCreate(TaskFields):
+    id: TaskId | None = None
+
+
+# --- samples -------------------------------------------------------------------------------
+
+def _file_ref(v: str) -> str:
+    if v.startswith("https://"):
+        if len(v) > 2048:
+            raise ValueError("URLs may be at most 2048 characters")
+        return v
+    if v.startswith(("http://", "s3://")):
+        raise ValueError("give a key in the data bucket (e.g. 'folder/image.png') or an https:// URL")
+    if not v or v.startswith("/") or ".." in v.split("/") or len(v.encode()) > 1024:
+        raise ValueError("a data-bucket key must be relative, without '..', at most 1024 bytes")
+    return v
+
+
+class SampleSpec(Strict):
+    id: SampleId
+    files: Annotated[dict[FileName, str], Field(min_length=1, max_length=32)]
+    annotation: FeatureCollection | None = None
+
+    @field_validator("files")
+    @classmethod
+    def _refs(cls, files):
+        return {name: _file_ref(ref) for name, ref in files.items()}
+
+
+class SamplesBody(Strict):
+    samples: Annotated[list[SampleSpec], Field(min_length=1, max_length=MAX_SAMPLES_PER_REQUEST)]
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _bounded(cls, v):
+        if isinstance(v, list) and len(v) > MAX_SAMPLES_PER_REQUEST:
+            raise TooLarge(f"Register at most {MAX_SAMPLES_PER_REQUEST} samples per request "
+                           f"({len(v)} given): send them in batches.", code="too_many_samples")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self):
+        ids = [s.id for s in self.samples]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"sample ids repeat within the request: {', '.join(dupes[:10])}")
+        return self
+
+
+# --- annotator loop ------------------------------------------------------------------------
+
+LeaseId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class LeaseBody(Strict):
+    lease_id: LeaseId
+
+
+class DraftBody(Strict):
+    lease_id: LeaseId
+    annotation: FeatureCollection
+
+
+class SubmitBody(DraftBody):
+    submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
+
+
+def parse(model: type[BaseModel], data) -> BaseModel:
+    """Validate `data`; any problem becomes a 400 naming the field and what to fix."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err["loc"]) or "body"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (remove it)"
+            problems.append(f"{where}: {msg}")
+        more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise BadRequest("Invalid request body: " + "; ".join(problems) + more,
+                         code="invalid_body") from None
