@@ -304,11 +304,14 @@ def invite(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"
     """
     made = _client(ctx).invite(task_id, emails, int(days * 86400))
     site = site or ctx.obj.site
-    table = Table("email", "invite id", "expires", "link" if site else "token")
+    table = Table("email", "invite id", "expires")
     for inv in made:
-        table.add_row(inv["email"], inv["id"], _when(inv["expires_at"]),
-                      annotator_link(site, task_id, inv["token"]) if site else inv["token"])
-    console.print(table, soft_wrap=True)
+        table.add_row(inv["email"], inv["id"], _when(inv["expires_at"]))
+    console.print(table)
+    # One link per line, never wrapped, so it can be copied whole.
+    for inv in made:
+        shown = annotator_link(site, task_id, inv["token"]) if site else inv["token"]
+        console.print(f"{inv['email']} {shown}", soft_wrap=True, markup=False, highlight=False)
     if not site:
         console.print("No --site given: these are the bare tokens (links are "
                       "<site>/index.html?task=TASK#token=TOKEN).")
