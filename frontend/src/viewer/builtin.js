@@ -15,7 +15,7 @@ import { defaults as defaultInteractions } from "ol/interaction/defaults";
 import Draw, { createBox } from "ol/interaction/Draw";
 import Modify from "ol/interaction/Modify";
 import Select from "ol/interaction/Select";
-import { never } from "ol/events/condition";
+import { click, never } from "ol/events/condition";
 import { Circle as CircleStyle, Fill, Stroke, Style } from "ol/style";
 import { MultiPoint } from "ol/geom";
 import { History } from "./history.js";
@@ -49,7 +49,8 @@ export class BuiltinViewer {
       interactions: defaultInteractions({ doubleClickZoom: false }),
       controls: [],
     });
-    this.select = new Select({ layers: [this.vectorLayer], hitTolerance: 6, style: (f) => this.styleFor(f, true) });
+    // Plain click (not singleclick): selection shows at once instead of after the double-click wait.
+    this.select = new Select({ condition: click, layers: [this.vectorLayer], hitTolerance: 6, style: (f) => this.styleFor(f, true) });
     this.modify = new Modify({ features: this.select.getFeatures() });
     this.modify.on("modifyend", () => this.committed());
     this.select.on("select", () => this.emit("selection", this.selectedLabel()));
@@ -62,8 +63,12 @@ export class BuiltinViewer {
 
   // ---- the interface shared with the Kaibu adapter -------------------------------------------
 
-  /** Show a new image (already decoded, so this paints at once) and its annotation. */
+  /**
+   * Show a new image (already decoded, so this paints at once) and its annotation; resolves once
+   * the map has painted both.
+   */
   show(url, width, height, annotation) {
+    const painted = new Promise((resolve) => this.map.once("rendercomplete", resolve));
     const extent = [0, 0, width, height];
     const projection = new Projection({ code: `image-${width}x${height}`, units: "pixels", extent });
     this.imageLayer.setSource(new Static({ url, projection, imageExtent: extent }));
@@ -74,6 +79,7 @@ export class BuiltinViewer {
     this.setTool(this.tool); // a new projection needs fresh draw interactions
     this.load(annotation);
     this.history.reset(this.snapshot());
+    return painted;
   }
 
   getAnnotation() {
