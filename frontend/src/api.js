@@ -55,7 +55,7 @@ export class Api {
    * submits (a submit carries its submission_id, so a repeat is answered, not applied twice).
    * maxAttempts = Infinity keeps going until the server answers (used for submit).
    */
-  async request(method, path, body, { maxAttempts = 6 } = {}) {
+  async request(method, path, body, { maxAttempts = 4 } = {}) {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.once(method, path, body);

@@ -11,6 +11,7 @@ from .seeding import MARKERS
 def open_annotator(context, site_url: str, task_id: str, token: str, viewer: str | None = None):
     page = context.new_page()
     page.on("pageerror", lambda e: print(f"page error: {e}"))
+    page.on("console", lambda m: m.type == "error" and print(f"console error: {m.text}"))
     query = f"?task={task_id}" + (f"&viewer={viewer}" if viewer else "")
     page.goto(f"{site_url}/{query}#token={token}")
     return page

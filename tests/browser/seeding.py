@@ -53,7 +53,7 @@ class Seeder:
             aws_access_key_id="local", aws_secret_access_key="local",
             config=Config(s3={"addressing_style": "path"}))
 
-    def task(self, n_samples: int, labels=("cell", "nucleus", "debris"), **fields) -> str:
+    def task(self, n_samples: int, labels=("cell", "nucleus", "debris"), pre_annotation=None, **fields) -> str:
         task_id = fields.pop("id", f"ui-{uuid.uuid4().hex[:10]}")
         body = {
             "id": task_id,
@@ -71,10 +71,11 @@ class Seeder:
         for i in range(n_samples):
             key = f"{task_id}/s{i:03d}/image.png"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=marker_image(i), ContentType="image/png")
-            samples.append({"id": f"s{i:03d}", "files": {"image.png": key}, "annotation": None})
-        r = requests.post(f"{self.api_url}/tasks/{task_id}/samples", json={"samples": samples},
-                          headers=self.headers, timeout=30)
-        r.raise_for_status()
+            samples.append({"id": f"s{i:03d}", "files": {"image.png": key}, "annotation": pre_annotation})
+        if samples:
+            r = requests.post(f"{self.api_url}/tasks/{task_id}/samples", json={"samples": samples},
+                              headers=self.headers, timeout=30)
+            r.raise_for_status()
         return task_id
 
     def get(self, path: str):
