@@ -1,0 +1,272 @@
+// The annotation screen's controller: ties the session (server + local safety net), the viewer
+// (built-in or Kaibu) and the workspace UI together, and turns failures into the right screen.
+
+import { ApiError } from "./api.js";
+import { loadImage } from "./images.js";
+import { labelColors, taskLabels } from "./labels.js";
+import { AnnotationSession, LeaseLost } from "./session.js";
+import { banner, header } from "./ui/header.js";
+import { leaseLostDialog } from "./ui/leaseLost.js";
+import { showScreen, screenForStatus } from "./ui/screens.js";
+import { bindShortcuts, helpPanel, shortcutTable } from "./ui/shortcuts.js";
+import { buildWorkspace } from "./ui/workspace.js";
+import { BuiltinViewer } from "./viewer/builtin.js";
+import { KaibuViewer } from "./viewer/kaibu.js";
+import { toolsFor } from "./viewer/tools.js";
+
+export class Annotator {
+  /**
+   * @param {{root: HTMLElement, api: import("./api.js").Api, task: object, me: string,
+   *          viewer: "builtin"|"kaibu", kaibuUrl: string}} options
+   */
+  constructor({ root, api, task, me, viewer, kaibuUrl }) {
+    this.root = root;
+    this.api = api;
+    this.task = task;
+    this.me = me;
+    this.viewerKind = viewer;
+    this.kaibuUrl = kaibuUrl;
+    this.labels = taskLabels(task);
+    this.colors = labelColors(this.labels, task.client_config || {});
+    this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
+    this.busy = false;
+    this.sample = null;
+  }
+
+  async start() {
+    const cfg = this.task.client_config || {};
+    const { allowed, initial } = toolsFor(cfg);
+    const builtin = this.viewerKind !== "kaibu";
+    this.label = cfg.draw_label && this.labels.includes(cfg.draw_label) ? cfg.draw_label : this.labels[0];
+    this.ui = buildWorkspace(this.root, {
+      tools: builtin ? allowed : null,
+      labels: this.labels,
+      colors: this.colors,
+      instructions: this.task.instructions || this.task.description || "",
+      on: this.actions(),
+    });
+    this.viewer = builtin
+      ? new BuiltinViewer(this.ui.viewerEl, { colors: this.colors, label: this.label })
+      : new KaibuViewer(this.ui.viewerEl, {
+          kaibuUrl: this.kaibuUrl,
+          clientConfig: { ...cfg, draw_label: this.label, draw_edge_color: this.colors[this.label] },
+          buttons: { save: () => this.save(), submit: () => this.submit(), skip: () => this.skip() },
+        });
+    this.viewer.onChange((event, detail) => this.viewerChanged(event, detail));
+    this.selectLabel(this.label);
+    if (builtin) this.selectTool(initial);
+    this.shortcuts = shortcutTable(builtin ? allowed : []);
+    bindShortcuts(this.shortcuts, this.keyHandlers());
+    document.getElementById("help-btn").onclick = () => this.toggleHelp();
+    header.setTask(this.task.name || this.task.id);
+    header.setProgress(this.task.progress, this.me);
+    await this.viewer.ready?.();
+    await this.next();
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  /** Claim the next sample and show it; the switch time is kept for the performance test. */
+  async next(startedAt = performance.now()) {
+    this.setBusy(true, "Loading next image…");
+    try {
+      const claimed = await this.session.claim();
+      if (!claimed) return this.finished();
+      const image = await this.loadFresh(claimed.sample);
+      await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
+      this.sample = claimed.sample;
+      this.ui.viewerEl.dataset.sample = claimed.sample.id;
+      this.updateCount(claimed.annotation);
+      this.ui.setStatus(
+        claimed.restored ? "Restored your unsaved work from this device" : "Ready",
+        claimed.restored ? "warn" : "",
+      );
+      this.recordSwitch(startedAt);
+    } catch (e) {
+      this.fail(e, { fatal: true });
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  async save() {
+    if (this.busy || !this.sample) return;
+    this.setBusy(true, "Saving draft…");
+    try {
+      await this.session.saveDraft(await this.viewer.getAnnotation());
+      this.ui.setStatus(`Draft saved ${new Date().toLocaleTimeString()}`, "ok");
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  async submit() {
+    if (this.busy || !this.sample) return;
+    if (this.viewer.isSketching?.()) return this.viewer.finishSketch();
+    const startedAt = performance.now();
+    this.setBusy(true, "Submitting…");
+    try {
+      const result = await this.session.submit(await this.viewer.getAnnotation());
+      header.setProgress(result.progress, this.me);
+      this.sample = null;
+    } catch (e) {
+      this.setBusy(false);
+      return this.fail(e);
+    }
+    await this.next(startedAt);
+  }
+
+  async skip() {
+    if (this.busy || !this.sample) return;
+    this.setBusy(true, "Skipping…");
+    try {
+      await this.session.skip();
+      this.sample = null;
+    } catch (e) {
+      this.setBusy(false);
+      return this.fail(e);
+    }
+    await this.next();
+  }
+
+  // ---- viewer and UI events ------------------------------------------------------------------
+
+  async viewerChanged(event, detail) {
+    if (event === "selection") {
+      if (detail) this.selectLabel(detail, { relabel: false });
+      return;
+    }
+    const annotation = await this.viewer.getAnnotation();
+    this.session.keepLocally(annotation);
+    this.updateCount(annotation);
+    this.ui.setStatus("Unsaved changes · kept on this device", "warn");
+  }
+
+  selectTool(tool) {
+    this.viewer.setTool(tool);
+    this.ui.setTool(tool);
+  }
+
+  selectLabel(label, { relabel = true } = {}) {
+    this.label = label;
+    if (relabel) this.viewer.setLabel(label);
+    else this.viewer.label = label;
+    this.ui.setLabel(label);
+  }
+
+  actions() {
+    return {
+      tool: (t) => this.selectTool(t),
+      label: (l) => this.selectLabel(l),
+      save: () => this.save(),
+      submit: () => this.submit(),
+      skip: () => this.skip(),
+      undo: () => this.viewer.undo?.(),
+      redo: () => this.viewer.redo?.(),
+      remove: () => this.viewer.deleteSelected?.(),
+      zoomIn: () => this.viewer.zoom?.(1),
+      zoomOut: () => this.viewer.zoom?.(-1),
+      fit: () => this.viewer.fit?.(),
+    };
+  }
+
+  keyHandlers() {
+    const a = this.actions();
+    return {
+      ...a,
+      cancel: () => (document.getElementById("help") ? this.toggleHelp() : this.viewer.abortSketch?.()),
+      labelByNumber: (key) => this.labels[Number(key) - 1] && this.selectLabel(this.labels[Number(key) - 1]),
+      zoomKey: (key) => (key === "0" ? a.fit() : a[key === "-" ? "zoomOut" : "zoomIn"]()),
+      help: () => this.toggleHelp(),
+    };
+  }
+
+  toggleHelp() {
+    const open = document.getElementById("help");
+    if (open) return open.remove();
+    document.body.append(helpPanel(this.shortcuts, () => document.getElementById("help")?.remove()));
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Presigned URLs are short-lived: if one has expired, claiming again returns fresh ones. */
+  async loadFresh(sample) {
+    const url = Object.values(sample.files)[0];
+    try {
+      return await loadImage(url);
+    } catch {
+      const again = await this.session.claim();
+      if (!again) throw new Error("The image could not be loaded.");
+      return loadImage(Object.values(again.sample.files)[0]);
+    }
+  }
+
+  updateCount(annotation) {
+    this.ui.setSample(this.sample ? `Image ${this.sample.id}` : "", annotation?.features?.length ?? 0);
+  }
+
+  setBusy(busy, text) {
+    this.busy = busy;
+    this.ui.setBusy(busy);
+    if (text) this.ui.setStatus(text);
+  }
+
+  recordSwitch(startedAt) {
+    const ms = Math.round(performance.now() - startedAt);
+    document.body.dataset.lastSwitchMs = String(ms);
+  }
+
+  finished() {
+    this.session.stop();
+    showScreen(this.root, "done", {
+      actions: [{ label: "Choose another task", onclick: () => (location.href = location.pathname), primary: true }],
+    });
+  }
+
+  async leaseLost() {
+    const annotation = this.viewer ? await this.viewer.getAnnotation() : null;
+    document.body.append(
+      leaseLostDialog({
+        sampleId: this.sample?.id || "annotation",
+        annotation,
+        onNext: () => {
+          document.getElementById("lease-lost")?.remove();
+          this.sample = null;
+          this.next();
+        },
+      }),
+    );
+  }
+
+  /** fatal: there is no image on screen to keep working on, so a full screen replaces it. */
+  fail(e, { fatal = false } = {}) {
+    if (e instanceof LeaseLost) return this.leaseLost();
+    if (e instanceof ApiError) {
+      const kind = screenForStatus(e.status);
+      if (fatal && (kind === "unreachable" || kind === "error")) {
+        this.session.stop();
+        // Local drafts and any unsent submit survive a reload, which is the simplest full retry.
+        return showScreen(this.root, kind, {
+          message: e.message,
+          actions: [{ label: "Try again", onclick: () => location.reload(), primary: true }],
+        });
+      }
+      if (kind === "unreachable" || kind === "error") {
+        this.ui.setStatus(e.message, "error");
+        banner.show(
+          kind === "unreachable"
+            ? "Cannot reach the server. Your work is kept on this device; press S or Submit to try again."
+            : `The server refused: ${e.message}`,
+          "error",
+        );
+        return;
+      }
+      this.session.stop();
+      return showScreen(this.root, kind, { message: e.message });
+    }
+    console.error(e);
+    this.ui.setStatus(String(e.message || e), "error");
+  }
+}
