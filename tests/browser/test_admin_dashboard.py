@@ -1,0 +1,43 @@
+"""The admin dashboard in Chromium: create a task, upload three images by file input, invite,
+and open the annotator link it shows."""
+import numpy as np
+from PIL import Image
+from playwright.sync_api import expect
+
+from .driver import shown_sample
+
+
+def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_path):
+    files = []
+    for i in range(3):
+        path = tmp_path / f"field-{i}.png"
+        Image.fromarray(np.full((64, 64), 60 * i, np.uint8)).save(path)
+        files.append(str(path))
+
+    admin = new_context().new_page()
+    admin.on("pageerror", lambda e: print(f"page error: {e}"))
+    admin.goto(f"{site.url}/admin.html#token={stack.admin_token()}")
+    admin.fill("#task-form [name=id]", "dashboard-task")
+    admin.fill("#task-form [name=name]", "Dashboard task")
+    admin.fill("#task-form [name=labels]", "nucleus")
+    admin.click("#task-save")
+    expect(admin.locator("#detail-id")).to_have_text("dashboard-task")
+    expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_be_visible()
+
+    admin.set_input_files("#files", files)
+    expect(admin.locator("#upload-summary")).to_contain_text("3 samples added", timeout=30_000)
+    expect(admin.locator("#uploads li[data-state=uploaded]")).to_have_count(3)
+    expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 3")
+
+    admin.fill("#invite-form [name=emails]", "alice@lab.org")
+    admin.click("#invite-form button")
+    link = admin.locator("#invites tr[data-email='alice@lab.org'] a.annotator-link")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert "?task=dashboard-task#token=" in href
+
+    annotator = new_context().new_page()
+    annotator.goto(href)
+    assert shown_sample(annotator) in {"field-0", "field-1", "field-2"}
+    # The dashboard's live leases show who holds what (refreshed every few seconds).
+    expect(admin.locator("#leases tbody tr")).to_contain_text("alice@lab.org", timeout=15_000)
