@@ -1,7 +1,6 @@
 """Admin routes in-process: uploads, imports with ingest, s3:// sources, invites."""
 import hashlib
 import io
-import json
 
 import boto3
 import numpy as np
