@@ -68,7 +68,7 @@ class LocalStack:
         self.stop()
 
     @property
-    def pids(self):
+    def process_groups(self):
         """Process-group ids of what is running (each child leads its own group)."""
         return {name: proc.pid for name, proc in self.procs.items()}
 

@@ -56,7 +56,7 @@ def test_state_survives_a_restart_and_stop_leaves_no_process(tmp_path, ports):
             json={"samples": [{"id": "s1", "files": {"image.png": "persist/s 1/image.png"},
                                "annotation": None}]})
         assert registered.status_code == 201, registered.text
-        groups = set(first.pids.values())
+        groups = set(first.process_groups.values())
         assert live_members(groups)
     # Stopped at once: whatever reached moto must be in the final snapshot.
     assert live_members(groups) == []
