@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-dev: venv
+dev: venv frontend
 	$(PY) scripts/dev.py
 
 dev-reset:
@@ -28,8 +28,10 @@ chromium:
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
+# npm ci only when the lock changed since the last install (a clean clone always installs).
 frontend:
-	if [ -f frontend/package.json ]; then cd frontend && npm ci && npm run build; fi
+	if [ -f frontend/package.json ]; then cd frontend && \
+		{ [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci; } && npm run build; fi
 
 # pytest exits 5 when it collected no tests: not a failure for a suite still growing.
 test: venv chromium frontend

@@ -49,14 +49,17 @@ class Snapshotter(threading.Thread):
                 self.save()
 
     def save(self):
+        """True when the snapshot was written."""
         with self.save_lock:
             # Cleared before reading, so a write landing mid-snapshot triggers another one.
             self.middleware.dirty.clear()
             try:
                 snapshot.save(self.endpoint_url, self.region, self.data_dir)
+                return True
             except Exception:
                 self.middleware.dirty.set()
                 log.exception("snapshot failed; will retry")
+                return False
 
 
 def serve(args):
@@ -86,8 +89,7 @@ def serve(args):
         snapshotter.stopping.set()
         with snapshotter.save_lock:  # let a periodic save in progress finish first
             pending = middleware.dirty.is_set()
-        if pending:
-            snapshotter.save()
+        if pending and snapshotter.save():
             log.info("final snapshot written to %s", args.data_dir)
     server.shutdown()
 

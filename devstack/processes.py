@@ -19,18 +19,19 @@ class ProcessFailed(RuntimeError):
 
 def spawn(name, argv, env, cwd, log_dir=None):
     """Start argv in a new session; output goes to <log_dir>/<name>.log, else is inherited."""
-    output = None
+    output = log_path = None
     if log_dir is not None:
         os.makedirs(log_dir, exist_ok=True)
-        output = open(os.path.join(log_dir, f"{name}.log"), "ab")
+        log_path = os.path.join(log_dir, f"{name}.log")
+        output = open(log_path, "ab")
     try:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,
-                                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-                                if output else None)
+                                stdin=subprocess.DEVNULL, stdout=output,
+                                stderr=subprocess.STDOUT if output else None)
     finally:
         if output:
             output.close()  # the child holds its own copy
-    proc.name = name
+    proc.name, proc.log_path = name, log_path
     return proc
 
 
@@ -58,7 +59,8 @@ def wait_http(url, proc, timeout):
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise ProcessFailed(f"{proc.name} exited with {proc.returncode} before {url} answered")
+            raise ProcessFailed(f"{proc.name} exited with {proc.returncode} before {url} answered"
+                                + log_hint(proc))
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
@@ -66,8 +68,14 @@ def wait_http(url, proc, timeout):
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         if time.monotonic() > deadline:
-            raise ProcessFailed(f"{proc.name}: {url} did not answer within {timeout} s")
+            raise ProcessFailed(f"{proc.name}: {url} did not answer within {timeout} s"
+                                + log_hint(proc))
         time.sleep(0.1)
+
+
+def log_hint(proc):
+    """Where to look when proc failed."""
+    return f" (see {proc.log_path})" if proc.log_path else ""
 
 
 def free_ports(count):

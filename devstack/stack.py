@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-from .processes import spawn, stop_group, wait_http
+from .processes import ProcessFailed, log_hint, spawn, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = "local"
@@ -68,7 +68,7 @@ class LocalStack:
         self.stop()
 
     @property
-    def pids(self):
+    def process_groups(self):
         """Process-group ids of what is running (each child leads its own group)."""
         return {name: proc.pid for name, proc in self.procs.items()}
 
@@ -92,7 +92,8 @@ class LocalStack:
         proc = spawn("bootstrap", [sys.executable, "-m", "chalicelib.bootstrap"],
                      self._child_env(), ROOT, self.log_dir)
         if proc.wait(timeout=60) != 0:
-            raise RuntimeError(f"chalicelib.bootstrap failed with {proc.returncode}")
+            raise ProcessFailed(f"chalicelib.bootstrap failed with {proc.returncode}"
+                                + log_hint(proc))
 
     def _start_api(self, port):
         self.api_url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,5 @@
 """The local stack itself: persistence across restarts, clean stop, wire counters."""
+import json
 import time
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import boto3
 import pytest
 import requests
 
+from devstack import snapshot
 from devstack.processes import free_ports
 from devstack.stack import LocalStack
 
@@ -54,7 +56,7 @@ def test_state_survives_a_restart_and_stop_leaves_no_process(tmp_path, ports):
             json={"samples": [{"id": "s1", "files": {"image.png": "persist/s 1/image.png"},
                                "annotation": None}]})
         assert registered.status_code == 201, registered.text
-        groups = set(first.pids.values())
+        groups = set(first.process_groups.values())
         assert live_members(groups)
     # Stopped at once: whatever reached moto must be in the final snapshot.
     assert live_members(groups) == []
@@ -73,17 +75,25 @@ def test_state_survives_a_restart_and_stop_leaves_no_process(tmp_path, ports):
         assert obj["Body"].read() == PNG and obj["ContentType"] == "image/png"
 
 
-def test_snapshot_skips_unchanged_objects(tmp_path, ports):
-    """Image bytes are written once: a later snapshot leaves the blob file untouched."""
-    data_dir = tmp_path / "data"
-    with LocalStack(log_dir=tmp_path / "logs").start(data_dir=data_dir, **ports) as local:
-        s3 = aws("s3", local)
-        s3.put_object(Bucket=local.env["DATA_BUCKET"], Key="a.png", Body=PNG)
-        blob = wait_for(lambda: next((data_dir / "s3").rglob("blobs/*"), None))
-        written = blob.stat().st_mtime_ns
-        s3.put_object(Bucket=local.env["DATA_BUCKET"], Key="b.txt", Body=b"other")
-        wait_for(lambda: len(list((data_dir / "s3").rglob("blobs/*"))) == 2)
-        assert blob.stat().st_mtime_ns == written
+def test_snapshot_writes_image_bytes_once(stack, tmp_path):
+    """Unchanged objects are not fetched or rewritten; replaced bytes are dropped."""
+    s3, bucket = aws("s3", stack), stack.env["DATA_BUCKET"]
+    blobs = tmp_path / "s3" / bucket / "blobs"
+    s3.put_object(Bucket=bucket, Key="once/a.png", Body=PNG)
+    snapshot.save(stack.moto_url, stack.env["AWS_DEFAULT_REGION"], tmp_path)
+    first = {path.name: path.stat().st_mtime_ns for path in blobs.iterdir()}
+
+    s3.put_object(Bucket=bucket, Key="once/b.png", Body=b"new bytes")
+    snapshot.save(stack.moto_url, stack.env["AWS_DEFAULT_REGION"], tmp_path)
+    second = {path.name: path.stat().st_mtime_ns for path in blobs.iterdir()}
+    assert len(second) == len(first) + 1
+    assert all(second[name] == mtime for name, mtime in first.items())
+
+    s3.put_object(Bucket=bucket, Key="once/b.png", Body=b"replaced")
+    snapshot.save(stack.moto_url, stack.env["AWS_DEFAULT_REGION"], tmp_path)
+    assert len(list(blobs.iterdir())) == len(second)
+    index = json.loads((tmp_path / "s3" / bucket / "index.json").read_text())
+    assert (blobs / index["objects"]["once/b.png"]["blob"]).read_bytes() == b"replaced"
 
 
 def test_stats_count_requests_at_the_wire(stack):
@@ -117,13 +127,3 @@ def test_stats_count_requests_at_the_wire(stack):
     assert listed.status_code == 200
     after = requests.get(f"{stack.moto_url}/_devstack/stats", timeout=5).json()
     assert sum(op["requests"] for op in after["dynamodb"].values()) > 2
-
-
-def wait_for(condition, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not true within {timeout} s")
