@@ -8,9 +8,9 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from . import config, ingest, invites, sources, tasks, uploads
+from . import config, ingest, invites, sample_view, sources, tasks, uploads
 from .auth import principal_from_request
-from .http import CORS, api, body, json_response, query_param
+from .http import CORS, api, body, int_param, json_response, query_param
 from .samples import register
 from .validation import FeatureCollection, FileName, SampleId, SamplesBody, Strict
 
@@ -74,6 +74,13 @@ def list_source(task_id):
     owned_task(task_id)
     request = bp.current_request
     return sources.list_prefix(query_param(request, "uri", ""), query_param(request, "cursor"))
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/view", methods=["GET"])
+def view_sample(task_id, sample_id):
+    task = owned_task(task_id)
+    version = int_param(bp.current_request, "version", None, 0, 10 ** 9)  # None: the latest
+    return sample_view.view(task, sample_id, version)
 
 
 @route("/tasks/{task_id}/invites", methods=["POST"])

@@ -24,7 +24,7 @@ from . import config, sources, storage
 from .errors import TooLarge
 from .imaging import UnsupportedImage, prepare_image
 from .masks import mask_to_features, read_label_mask
-from .models import Task
+from .models import Sample, Task
 from .validation import FeatureCollection, SampleSpec
 
 # Lambda memory is the bound: the decoded pixels of a file this size still fit in 3 GB.
@@ -74,14 +74,22 @@ class Prepared:
 
 
 def prepare_import(task: Task, specs: list) -> Prepared:
-    """Ingest every file of every sample (in parallel) and build the registration."""
-    work = [(spec.id, name, ref) for spec in specs for name, ref in spec.files.items()
-            if not ref.startswith("https://")]
+    """Ingest every file of every new sample (in parallel) and build the registration.
+
+    Samples already registered are passed on untouched (register() skips them or answers 409),
+    so resuming a large import does not pay for ingest checks of what is done."""
+    registered = {s.sample_id for s in Sample.batch_get([(task.task_id, s.id) for s in specs])}
+    work = [(spec.id, name, ref) for spec in specs if spec.id not in registered
+            for name, ref in spec.files.items() if not ref.startswith("https://")]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = dict(zip(((i, n) for i, n, _ in work),
                            pool.map(lambda w: _ingest_file(task, *w), work)))
     out = Prepared(specs=[], extras={})
     for spec in specs:
+        if spec.id in registered:
+            out.specs.append(SampleSpec.model_construct(id=spec.id, files=dict(spec.files),
+                                                        annotation=spec.annotation))
+            continue
         files, media, problems, annotation = {}, {}, [], spec.annotation
         for name, ref in spec.files.items():
             result = results.get((spec.id, name))

@@ -107,6 +107,10 @@ def test_ingest_on_import_hands_out_only_browser_ready_copies(api):
         assert Image.open(io.BytesIO(body)).format == "PNG"
     assert seen == {"tiff16", "rgb", "jpeg"}
     assert api.claim("ing", "ann4")[0] == 204  # the corrupt one is never handed out
+    # resuming the same import ingests nothing again and changes nothing
+    again = api.ok("POST", "/tasks/ing/imports?exist_ok=1", 201, body={"samples": [
+        {"id": e["sample_id"], "files": {"image": e["key"]}} for e in plan]})
+    assert (again["created"], len(again["existing"]), again["problems"]) == (0, 4, {})
     # the original is untouched
     original = s3.get_object(Bucket=config.DATA_BUCKET, Key="uploads/ing/tiff16/image.tif")
     assert original["Body"].read() == FILES["tiff16"]
@@ -195,3 +199,29 @@ def test_invite_bad_input_is_400(api, body):
     status, data = api.call("POST", "/tasks/inv2/invites", body=body)
     assert status == 400, data
     assert api.call("POST", "/tasks/inv2/invites", user="annie", body={"emails": ["a@b.org"]})[0] == 403
+
+
+def test_read_only_view_of_a_sample(api):
+    api.make_task("view", n_samples=0)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[2:6, 3:9] = 1
+    plan = _upload(api, "view", {("s1", "image.png"): _png(np.zeros((20, 30), np.uint8)),
+                                 ("s1", "annotation.png"): _png(mask),
+                                 ("bad", "image.png"): b"nope"})
+    keys = {(e["sample_id"], e["name"]): e["key"] for e in plan}
+    api.ok("POST", "/tasks/view/imports", 201, body={"samples": [
+        {"id": "s1", "files": {"image.png": keys[("s1", "image.png")],
+                               "annotation.png": keys[("s1", "annotation.png")]}},
+        {"id": "bad", "files": {"image.png": keys[("bad", "image.png")]}}]})
+    seen = api.ok("GET", "/tasks/view/samples/s1/view")
+    assert seen["version"] == 0 and len(seen["annotation"]["features"]) == 1
+    assert "X-Amz-Signature" in seen["files"]["image.png"]
+    assert "thumbnail.png" in seen["thumbnails"]["image.png"]
+    assert seen["media"]["image.png"]["width"] == 30
+    assert api.ok("GET", "/tasks/view/samples/s1/view?version=0")["annotation"] == seen["annotation"]
+    bad = api.ok("GET", "/tasks/view/samples/bad/view")
+    assert bad["problem"].startswith("image.png: not an image") and bad["files"] == {}
+    assert api.call("GET", "/tasks/view/samples/s1/view?version=7")[0] == 404
+    assert api.call("GET", "/tasks/view/samples/s1/view?version=x")[0] == 400
+    assert api.call("GET", "/tasks/view/samples/nope/view")[0] == 404
+    assert api.call("GET", "/tasks/view/samples/s1/view", user="annie")[0] == 403
