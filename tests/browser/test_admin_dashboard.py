@@ -1,6 +1,7 @@
 """The admin dashboard in Chromium: create a task, upload three images by file input, invite,
 and open the annotator link it shows."""
 import numpy as np
+import requests
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -41,3 +42,20 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     assert shown_sample(annotator) in {"field-0", "field-1", "field-2"}
     # The dashboard's live leases show who holds what (refreshed every few seconds).
     expect(admin.locator("#leases tbody tr")).to_contain_text("alice@lab.org", timeout=15_000)
+
+    # Any sample opens read-only, its annotation drawn the right way up: a square at the top
+    # of the image (rows 0..10 of 64) is y 54..64 in Kaibu's y-up coordinates.
+    square = [[5, 64], [15, 64], [15, 54], [5, 54], [5, 64]]
+    imported = requests.post(
+        f"{stack.api_url}/tasks/dashboard-task/imports", headers=stack.auth(stack.admin_token()),
+        timeout=30, json={"samples": [{"id": "with-shape", "files": {
+            "image.png": "uploads/dashboard-task/field-0/image.png"}, "annotation": {
+            "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"label": "nucleus"},
+                                                       "geometry": {"type": "Polygon", "coordinates": [square]}}]}}]})
+    assert imported.status_code == 201, imported.text
+    row = admin.locator("#samples tr[data-sample=with-shape]")
+    expect(row).to_contain_text("64×64 uint8", timeout=15_000)
+    row.get_by_role("button", name="View").click()
+    expect(admin.locator("#sample-view-title")).to_contain_text("with-shape")
+    expect(admin.locator("#sample-view-shapes")).to_have_attribute("data-shapes", "1")
+    assert admin.locator("#sample-view-shapes polygon").get_attribute("points") == "5,0 15,0 15,10 5,10 5,0"

@@ -3,12 +3,14 @@
 // like the annotator's (`admin.html#token=...`, kept per tab in sessionStorage) or is pasted.
 import { Api } from "../api.js";
 import { loadSiteConfig } from "../link.js";
+import { showSample } from "./sampleview.js";
 import { entriesFromDrop, entryFor, uploadEntries } from "./upload.js";
 
 const TOKEN_KEY = "admin.token";
 const REFRESH_MS = 5000;
 const $ = (sel) => document.querySelector(sel);
-const state = { api: null, selected: null, editing: null };
+const SAMPLES_PAGE = 50;
+const state = { api: null, selected: null, editing: null, samplesShown: SAMPLES_PAGE };
 
 function cell(row, content) {
   const td = row.insertCell();
@@ -136,6 +138,8 @@ async function select(task) {
   $("#detail-id").textContent = task.id;
   $("#uploads").replaceChildren();
   $("#invites tbody").replaceChildren();
+  $("#sample-view").hidden = true;
+  state.samplesShown = SAMPLES_PAGE;
   await refresh();
 }
 
@@ -166,6 +170,26 @@ async function renderDetail() {
     cell(row, String(counts.submitted));
   }
   renderInvites(invites.invites);
+  await renderSamples();
+}
+
+async function renderSamples() {
+  const id = state.selected;
+  const page = await state.api.request("GET", `/tasks/${id}/samples?limit=${state.samplesShown}`);
+  const body = $("#samples tbody");
+  body.replaceChildren();
+  for (const sample of page.samples) {
+    const row = body.insertRow();
+    row.dataset.sample = sample.id;
+    cell(row, sample.id);
+    cell(row, sample.problem ? `refused: ${sample.problem}` : sample.status);
+    cell(row, String(sample.submitted));
+    const media = Object.values(sample.media || {})[0];
+    cell(row, media ? `${media.width}×${media.height} ${media.dtype}${media.pages > 1 ? `, ${media.pages} pages` : ""}` : "");
+    cell(row, button("View", () => guarded(async () =>
+      showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`)))));
+  }
+  $("#samples-more").hidden = !page.cursor;
 }
 
 // Links are shown only in the session that minted them (the server never stores tokens).
@@ -272,6 +296,7 @@ async function start(apiUrl, token) {
   $("#task-form").addEventListener("submit", saveTask);
   $("#task-new").addEventListener("click", resetForm);
   $("#invite-form").addEventListener("submit", invite);
+  $("#samples-more").addEventListener("click", () => { state.samplesShown += SAMPLES_PAGE; refresh(); });
   $("#files").addEventListener("change", (e) => upload([...e.target.files].map((f) => entryFor(f))));
   const drop = $("#drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
