@@ -73,12 +73,18 @@ def add_samples(client: Client, task_id: str, samples: list[SampleSource], jobs:
     progress = progress or Progress()
     stats, started = Stats(), time.monotonic()
     http = requests.Session()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    # Importing a batch (server-side ingest) overlaps uploading the next one; at most one
+    # import is in flight, so a failure stops the run one batch later at the latest.
+    with ThreadPoolExecutor(max_workers=jobs) as pool, ThreadPoolExecutor(max_workers=1) as importer:
+        pending = None
         for start in range(0, len(samples), BATCH):
             batch = samples[start:start + BATCH]
             keys = _upload_batch(client, task_id, batch, pool, http, progress, stats)
-            _import_batch(client, task_id, batch, keys, stats)
-            progress.samples_done(len(batch))
+            if pending is not None:
+                pending.result()
+            pending = importer.submit(_import_batch, client, task_id, batch, keys, stats, progress)
+        if pending is not None:
+            pending.result()
     stats.seconds = time.monotonic() - started
     return stats
 
@@ -133,7 +139,7 @@ def _put(http: requests.Session, entry: dict, path: Path, progress: Progress) ->
         time.sleep(0.5 * 2 ** attempt)
 
 
-def _import_batch(client, task_id, batch, keys, stats) -> None:
+def _import_batch(client, task_id, batch, keys, stats, progress) -> None:
     specs = []
     for sample in batch:
         files = {name: keys[(sample.id, name)] if isinstance(ref, Path) else ref
@@ -143,3 +149,4 @@ def _import_batch(client, task_id, batch, keys, stats) -> None:
     stats.samples_created += result["created"]
     stats.samples_existing += len(result["existing"])
     stats.problems.update(result.get("problems", {}))
+    progress.samples_done(len(batch))

@@ -39,23 +39,30 @@ def derived_prefix(bucket: str, key: str) -> str:
 def ingest_object(bucket: str, key: str) -> dict:
     """Make one object browser-ready (idempotent); returns its ingest record."""
     prefix = derived_prefix(bucket, key)
+    record = _read_record(prefix)
+    if record is not None:
+        # Done before (by the upload event or an earlier import): still current if the
+        # object was not replaced since.
+        try:
+            if storage.s3().head_object(Bucket=bucket, Key=key)["ETag"] == record.get("etag"):
+                return record
+        except ClientError as exc:
+            if not _missing(exc):
+                raise
     try:
-        head = storage.s3().head_object(Bucket=bucket, Key=key)
+        obj = storage.s3().get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if _missing(exc):
             return {"error": f"no file at s3://{bucket}/{key}: upload it first"}
         raise
-    record = _read_record(prefix)
-    if record is not None and record.get("etag") == head["ETag"]:
-        return record
-    record = {"etag": head["ETag"], "source": f"s3://{bucket}/{key}"}
-    if head["ContentLength"] > MAX_INGEST_BYTES:
-        record["error"] = (f"the file is {head['ContentLength']:,} bytes; at most "
+    record = {"etag": obj["ETag"], "source": f"s3://{bucket}/{key}"}
+    if obj["ContentLength"] > MAX_INGEST_BYTES:
+        obj["Body"].close()  # never read what we will not decode
+        record["error"] = (f"the file is {obj['ContentLength']:,} bytes; at most "
                            f"{MAX_INGEST_BYTES:,} can be made browser-ready: split it into tiles")
     else:
-        data = storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
         try:
-            prepared = prepare_image(data)
+            prepared = prepare_image(obj["Body"].read())
         except UnsupportedImage as exc:
             record["error"] = exc.reason
         else:

@@ -225,3 +225,17 @@ def test_read_only_view_of_a_sample(api):
     assert api.call("GET", "/tasks/view/samples/s1/view?version=x")[0] == 400
     assert api.call("GET", "/tasks/view/samples/nope/view")[0] == 404
     assert api.call("GET", "/tasks/view/samples/s1/view", user="annie")[0] == 403
+
+
+def test_ingest_is_redone_only_when_the_object_changes(aws):
+    from chalicelib import ingest
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=config.DATA_BUCKET, Key="uploads/t/s/a.png", Body=_png(np.zeros((4, 6), np.uint8)))
+    first = ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/a.png")
+    assert (first["width"], first["height"]) == (6, 4)
+    s3.delete_object(Bucket=config.DATA_BUCKET, Key=first["display"])
+    assert ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/a.png") == first  # recorded: no work
+    s3.put_object(Bucket=config.DATA_BUCKET, Key="uploads/t/s/a.png", Body=_png(np.zeros((9, 9), np.uint8)))
+    again = ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/a.png")
+    assert (again["width"], again["etag"] != first["etag"]) == (9, True)
+    assert "upload it first" in ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/none.png")["error"]
