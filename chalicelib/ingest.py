@@ -4,8 +4,8 @@
 under `derived/<bucket>/<key>/`: `display.png` (8-bit, same size), `thumbnail.png` and
 `ingest.json` (the metadata, or the reason the file was refused). The original is never
 touched. The record is keyed by the object's ETag, so running it twice costs one HEAD and one
-GET of the record: deployed, the S3 upload event (admin_routes.py) does the work as soon as a
-file lands and the import route finds it done; locally (chalice local fires no S3 events) the
+GET of the record: deployed, the S3 upload notification (through an SQS queue to
+admin_routes.on_upload) does the work as soon as a file lands and the import route finds it done; locally (chalice local fires no S3 events) the
 import route does it itself. Either way no sample is registered without it.
 
 `prepare_import` turns an import request into what samples.register stores: file names point
@@ -17,6 +17,7 @@ pre-annotation (masks.py), not an image to show.
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -72,6 +73,14 @@ def ingest_object(bucket: str, key: str) -> dict:
                           thumbnail=prefix + "thumbnail.png")
     _put(prefix + "ingest.json", json.dumps(record).encode(), "application/json")
     return record
+
+
+def uploaded_objects(notification: str) -> list[tuple[str, str]]:
+    """(bucket, key) of each object an S3 event notification (as an SQS body) reports.
+    S3 URL-encodes keys in notifications; its initial s3:TestEvent has no records."""
+    records = json.loads(notification).get("Records", [])
+    return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in records
+            if r.get("eventName", "").startswith("ObjectCreated")]
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Admin routes in-process: uploads, imports with ingest, s3:// sources, invites."""
 import hashlib
+import json
 import io
 
 import boto3
@@ -239,3 +240,19 @@ def test_ingest_is_redone_only_when_the_object_changes(aws):
     again = ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/a.png")
     assert (again["width"], again["etag"] != first["etag"]) == (9, True)
     assert "upload it first" in ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/none.png")["error"]
+
+
+def test_upload_notification_ingests_the_object(api):
+    """What the deployed queue consumer does with an S3 notification (keys arrive URL-encoded)."""
+    from chalice.test import Client
+    from app import app
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=config.DATA_BUCKET, Key="uploads/t/s 1/a+b.png", Body=_png(np.zeros((4, 6), np.uint8)))
+    body = json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": config.DATA_BUCKET}, "object": {"key": "uploads/t/s+1/a%2Bb.png"}}}]})
+    with Client(app) as client:
+        client.lambda_.invoke("on_upload", client.events.generate_sqs_event(
+            message_bodies=[body, json.dumps({"Event": "s3:TestEvent"})], queue_name=config.INGEST_QUEUE))
+    record = json.loads(s3.get_object(Bucket=config.DATA_BUCKET,
+                                      Key=f"derived/{config.DATA_BUCKET}/uploads/t/s 1/a+b.png/ingest.json")["Body"].read())
+    assert (record["width"], record["height"]) == (6, 4)
