@@ -381,13 +381,17 @@ def _progress_view(task_id: str, p: dict, history: list) -> Table:
     first_t, first_done = history[0]
     rate = (p["completed"] - first_done) / (now - first_t) * 3600 if now - first_t > 1 else None
     left = p["total"] - p["completed"]
-    eta = f"{left / rate:.1f} h" if rate and left else ("done" if not left else "unknown")
+    if not left:
+        pace = "ETA done"
+    elif rate is None:
+        pace = "rate: run again later or use --watch"
+    else:
+        pace = f"rate {rate:.1f}/h, ETA " + (f"{left / rate:.1f} h" if rate > 0 else "unknown (no recent completions)")
     grid = Table.grid(padding=(0, 2))
     grid.add_row(f"[bold]{task_id}[/bold]", ProgressBar(total=max(p["total"], 1), completed=p["completed"], width=30),
                  f"{p['completed']} / {p['total']} complete")
     grid.add_row("in progress", str(p["in_progress"]), f"available {p['available']}")
-    grid.add_row("annotations", str(p["annotations"]),
-                 f"rate {rate:.1f}/h, ETA {eta}" if rate is not None else "rate: run again later or use --watch")
+    grid.add_row("annotations", str(p["annotations"]), pace)
     people = Table("annotator", "submitted")
     for who, counts in sorted(p["by_annotator"].items(), key=lambda kv: -kv[1]["submitted"]):
         people.add_row(who, str(counts["submitted"]))

@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -190,7 +191,15 @@ def test_invite_list_revoke_and_progress(cli, stack, tmp_path):
     assert len(_claim_all(stack, "invited", token)) == 2  # alice, by her invite link, does the work
 
     progress = cli("progress", "invited")
-    assert "2 / 2 complete" in progress and "alice@lab.org" in progress
+    assert "2 / 2 complete" in progress and "alice@lab.org" in progress and "ETA done" in progress
+    watching = subprocess.Popen([ANNOTATE, "progress", "invited", "--watch", "--interval", "0.5"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "ANNOTATE_CONFIG": str(tmp_path / "profiles.json"),
+                                     "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token()})
+    time.sleep(3)
+    watching.send_signal(signal.SIGINT)
+    out, _ = watching.communicate(timeout=30)
+    assert watching.returncode == 0 and "2 / 2 complete" in out, out
     listed = cli("invites", "invited")
     invite_id = next(line.split()[1] for line in listed.splitlines() if "alice@lab.org" in line)
     cli("revoke", "invited", invite_id)
