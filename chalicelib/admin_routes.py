@@ -17,7 +17,7 @@ from .validation import FeatureCollection, FileName, SampleId, SamplesBody, Stri
 bp = Blueprint(__name__)
 
 # Ingest runs inside the request: keep each import small enough to finish well within
-# API Gateway's 29 s even when nothing was ingested by the upload event beforehand.
+# API Gateway's 29 s even when the upload notification ingested nothing beforehand.
 MAX_IMPORT_SAMPLES = 100
 DEFAULT_INVITE_SECONDS = 14 * 24 * 3600
 

@@ -95,11 +95,12 @@ def prepare_import(task: Task, specs: list) -> Prepared:
     Samples already registered are passed on untouched (register() skips them or answers 409),
     so resuming a large import does not pay for ingest checks of what is done."""
     registered = {s.sample_id for s in Sample.batch_get([(task.task_id, s.id) for s in specs])}
-    work = [(spec.id, name, ref) for spec in specs if spec.id not in registered
-            for name, ref in spec.files.items() if not ref.startswith("https://")]
+    # Every reference is checked (a 4xx) before any file is touched.
+    work = {(spec.id, name): (name, *sources.resolve(task.task_id, ref))
+            for spec in specs if spec.id not in registered
+            for name, ref in spec.files.items() if not ref.startswith("https://")}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = dict(zip(((i, n) for i, n, _ in work),
-                           pool.map(lambda w: _ingest_file(task, *w), work)))
+        results = dict(zip(work, pool.map(lambda w: _ingest_file(task, *w), work.values())))
     out = Prepared(specs=[], extras={})
     for spec in specs:
         if spec.id in registered:
@@ -128,8 +129,7 @@ def prepare_import(task: Task, specs: list) -> Prepared:
     return out
 
 
-def _ingest_file(task: Task, sample_id: str, name: str, ref: str) -> dict:
-    bucket, key = sources.resolve(task.task_id, ref)
+def _ingest_file(task: Task, name: str, bucket: str, key: str) -> dict:
     if name in MASK_NAMES:
         return _mask_annotation(task, bucket, key)
     return ingest_object(bucket, key)
