@@ -73,6 +73,10 @@ def add_samples(client: Client, task_id: str, samples: list[SampleSource], jobs:
     progress = progress or Progress()
     stats, started = Stats(), time.monotonic()
     http = requests.Session()
+    # One pooled connection per upload thread (requests' default pool keeps 10).
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=jobs)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
     # Importing a batch (server-side ingest) overlaps uploading the next one; at most one
     # import is in flight, so a failure stops the run one batch later at the latest.
     with ThreadPoolExecutor(max_workers=jobs) as pool, ThreadPoolExecutor(max_workers=1) as importer:
