@@ -26,7 +26,7 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_be_visible()
 
     admin.set_input_files("#files", files)
-    expect(admin.locator("#upload-summary")).to_contain_text("3 samples added", timeout=30_000)
+    expect(admin.locator(".upload-summary")).to_contain_text("3 samples added", timeout=30_000)
     expect(admin.locator("#uploads li[data-state=uploaded]")).to_have_count(3)
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 3")
 
@@ -40,8 +40,23 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     annotator = new_context().new_page()
     annotator.goto(href)
     assert shown_sample(annotator) in {"field-0", "field-1", "field-2"}
-    # The dashboard's live leases show who holds what (refreshed every few seconds).
-    expect(admin.locator("#leases tbody tr")).to_contain_text("alice@lab.org", timeout=15_000)
+    # The dashboard's live leases show who holds what (refreshed every few seconds); End frees it.
+    lease = admin.locator("#leases tbody tr")
+    expect(lease).to_contain_text("alice@lab.org", timeout=15_000)
+    lease.get_by_role("button", name="End").click()
+    expect(lease).to_have_count(0)
+    expect(admin.locator("#annotators tbody")).to_be_empty()
+
+    # Drag and drop works like the file input (a synthetic drop of one loose image).
+    admin.evaluate("""async () => {
+        const canvas = Object.assign(document.createElement('canvas'), {width: 16, height: 16});
+        const blob = await new Promise((r) => canvas.toBlob(r, 'image/png'));
+        const dt = new DataTransfer();
+        dt.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
+        document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""")
+    expect(admin.locator(".upload-summary").last).to_contain_text("1 samples added", timeout=30_000)
+    expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 4")
 
     # Any sample opens read-only, its annotation drawn the right way up: a square at the top
     # of the image (rows 0..10 of 64) is y 54..64 in Kaibu's y-up coordinates.

@@ -263,7 +263,7 @@ async function upload(entries) {
     });
     const problems = Object.entries(result.problems);
     const summary = document.createElement("li");
-    summary.id = "upload-summary";
+    summary.className = "upload-summary";
     summary.textContent = `${result.created} samples added, ${result.existing.length} already there` +
       (problems.length ? `; refused: ${problems.map(([id, why]) => `${id} (${why})`).join("; ")}` : "");
     listEl.append(summary);
