@@ -53,6 +53,12 @@ def revoke(task: Task, invite_id: str) -> dict:
     return to_json(invite)
 
 
+def delete_for(task_id: str) -> None:
+    with Invite.batch_write() as batch:
+        for invite in Invite.query(task_id):
+            batch.delete(invite)
+
+
 def to_json(invite: Invite) -> dict:
     return {"id": invite.invite_id, "task_id": invite.task_id, "email": invite.email,
             "created_by": invite.created_by, "created_at": int(invite.created_at),

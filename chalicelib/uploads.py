@@ -40,6 +40,12 @@ def upload_key(task_id: str, sample_id: str, name: str) -> str:
     return f"uploads/{task_id}/{sample_id}/{name}"
 
 
+def delete_for(task_id: str) -> None:
+    """A deleted task's uploads and their browser-ready copies (ingest.derived_prefix)."""
+    storage.delete_prefix(f"uploads/{task_id}/")
+    storage.delete_prefix(f"derived/{config.DATA_BUCKET}/uploads/{task_id}/")
+
+
 def plan(task_id: str, body: UploadsBody) -> list[dict]:
     """One entry per file: "exists" (same size and checksum already stored) or a PUT to do."""
     def one(f: UploadFile) -> dict:

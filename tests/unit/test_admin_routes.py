@@ -256,3 +256,17 @@ def test_upload_notification_ingests_the_object(api):
     record = json.loads(s3.get_object(Bucket=config.DATA_BUCKET,
                                       Key=f"derived/{config.DATA_BUCKET}/uploads/t/s 1/a+b.png/ingest.json")["Body"].read())
     assert (record["width"], record["height"]) == (6, 4)
+
+
+def test_deleting_a_task_removes_its_uploads_and_invites(api):
+    api.make_task("gone", n_samples=0)
+    plan = _upload(api, "gone", {("s", "image.png"): _png(np.zeros((4, 4), np.uint8))})
+    api.ok("POST", "/tasks/gone/imports", 201, body={"samples": [{"id": "s", "files": {"image.png": plan[0]["key"]}}]})
+    token = api.ok("POST", "/tasks/gone/invites", 201, body={"emails": ["a@b.org"]})["invites"][0]["token"]
+    api.ok("DELETE", "/tasks/gone?confirm=gone")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    left = s3.list_objects_v2(Bucket=config.DATA_BUCKET).get("Contents", [])
+    assert not [o["Key"] for o in left if "/gone/" in o["Key"]]
+    api.make_task("gone", n_samples=1)  # same id again: the old link must not open it
+    status, data = api.call("GET", "/tasks/gone", user=None, token=token)
+    assert status == 401 and data["error"]["code"] == "invite_revoked"
