@@ -279,17 +279,23 @@ def _version_put(tx, task_id, sample_id, version, kind, user, t, key, annotation
             condition=Version.version.does_not_exist())
 
 
+def _next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
+    """The number of a new version and the heads that make it the one to start from."""
+    version = sample.nver + 1
+    head = {"v": version, "key": key}
+    return version, {**as_dict(sample.heads), "any": head, f"u:{user}": head}
+
+
 def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict) -> int:
     """Store a new draft version; saving also keeps the lease alive."""
     key = _store(task.task_id, sample_id, annotation)
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        sample, version = lease.sample, lease.sample.nver + 1
+        sample = lease.sample
+        version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases[user] = {**leases[user], "exp": t + task.lease_seconds}
-        heads = {**as_dict(sample.heads), "any": {"v": version, "key": key},
-                 f"u:{user}": {"v": version, "key": key}}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
         try:
             with transaction() as tx:
@@ -336,12 +342,11 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        sample, version = lease.sample, lease.sample.nver + 1
+        sample = lease.sample
+        version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)
-        heads = {**as_dict(sample.heads), "any": {"v": version, "key": key},
-                 f"u:{user}": {"v": version, "key": key}}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
                                       done=sample.done + 1)
         actions.append(Sample.submitters.add({user}))
