@@ -198,6 +198,8 @@ def _eligible(task: Task, sample: Sample, user: str, t: int) -> bool:
 def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
     """The first claimable sample in dispatch order; after a lost race, a random one of the
     first few so that concurrent claimers spread out instead of colliding again."""
+    if attempt >= MAX_ATTEMPTS:
+        raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
     last = None
     while True:
         page = Sample.dispatch.query(task.task_id, Sample.dispatch_key <= f"{t:010d}~",
@@ -206,7 +208,10 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
         if eligible:
             if attempt == 0:
                 return eligible[0]
-            return random.choice(eligible[:min(len(eligible), 4 << attempt)])
+            # The index lags the table a little on AWS (GSIs are eventually consistent): after
+            # a lost race, decide on the table's own copy.
+            choice = get_sample(task.task_id, random.choice(eligible[:4 << attempt]).sample_id)
+            return choice if _eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
         last = page.last_evaluated_key
         if not last:
             return None
