@@ -166,3 +166,22 @@ def submit(task_id, sample_id):
     version = leases.submit(task, who.sub, sample_id, spec.lease_id,
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
     return {"version": version, "progress": progress.progress(tasks.get(task_id))}
+
+
+# --- task administration -------------------------------------------------------------------
+
+@route("/tasks/{task_id}/leases", methods=["GET"])
+def list_leases(task_id):
+    return {"leases": leases.live(tasks.owned(caller(), task_id))}
+
+
+@route("/tasks/{task_id}/leases/{sample_id}", methods=["DELETE"])
+def end_lease(task_id, sample_id):
+    return {"ended": leases.end(tasks.owned(caller(), task_id), sample_id)}
+
+
+@route("/tasks/{task_id}/samples/{sample_id}/reopen", methods=["POST"])
+def reopen_sample(task_id, sample_id):
+    task = tasks.owned(caller(), task_id)
+    sample = leases.reopen(task, sample_id)
+    return samples.to_json(task, sample)

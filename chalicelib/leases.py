@@ -54,22 +54,26 @@ def live_leases(sample: Sample, t: int) -> dict:
     return {u: l for u, l in as_dict(sample.leases).items() if l["exp"] > t}
 
 
-def free_slots(sample: Sample, n: int, t: int) -> int:
-    return n - sample.done - len(live_leases(sample, t))
+def needed(task: Task, sample: Sample) -> int:
+    """Submissions this sample needs: the task's overlap plus any an admin reopened it for."""
+    return task.annotations_per_sample + sample.extra
+
+
+def free_slots(task: Task, sample: Sample, t: int) -> int:
+    return needed(task, sample) - sample.done - len(live_leases(sample, t))
 
 
 def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
-    n = task.annotations_per_sample
-    if sample.done >= n:
+    if sample.done >= needed(task, sample):
         return None
     live = live_leases(sample, t)
-    free_at = sample.requeued_at if n - sample.done - len(live) > 0 else \
+    free_at = sample.requeued_at if free_slots(task, sample, t) > 0 else \
         min(int(l["exp"]) for l in live.values())
     return f"{free_at:010d}#{sample.done:03d}#{rank(task, sample.sample_id, sample.order)}"
 
 
 def status(task: Task, sample: Sample, t: int) -> str:
-    if sample.done >= task.annotations_per_sample:
+    if sample.done >= needed(task, sample):
         return "complete"
     return "in_progress" if live_leases(sample, t) else "available"
 
@@ -188,7 +192,7 @@ def _held(task: Task, user: str, member: Member) -> Lease | None:
 
 def _eligible(task: Task, sample: Sample, user: str, t: int) -> bool:
     return user not in sample.submitters and user not in live_leases(sample, t) and \
-        free_slots(sample, task.annotations_per_sample, t) > 0
+        free_slots(task, sample, t) > 0
 
 
 def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
@@ -212,9 +216,9 @@ def _named(task: Task, user: str, sample_id: str, t: int) -> Sample:
     sample = get_sample(task.task_id, sample_id)
     if user in sample.submitters:
         raise Conflict(f"You already submitted sample '{sample_id}'.", code="already_submitted")
-    if sample.done >= task.annotations_per_sample:
+    if sample.done >= needed(task, sample):
         raise Conflict(f"Sample '{sample_id}' is complete.", code="sample_complete")
-    if free_slots(sample, task.annotations_per_sample, t) <= 0:
+    if free_slots(task, sample, t) <= 0:
         raise Conflict(f"Sample '{sample_id}' is being annotated by someone else; try another.",
                        code="sample_leased")
     return sample
@@ -227,7 +231,7 @@ def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        leases, member_actions, changes = change(lease, lease.as_dict(sample.leases), t)
+        leases, member_actions, changes = change(lease, as_dict(lease.sample.leases), t)
         actions, cond = _sample_write(task, lease.sample, leases, t, **changes)
         try:
             with transaction() as tx:
@@ -335,7 +339,7 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
         sample, version = lease.sample, lease.sample.nver + 1
         leases = as_dict(sample.leases)
         leases.pop(user)
-        complete = sample.done + 1 >= task.annotations_per_sample
+        complete = sample.done + 1 >= needed(task, sample)
         heads = {**as_dict(sample.heads), "any": {"v": version, "key": key},
                  f"u:{user}": {"v": version, "key": key}}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
@@ -377,3 +381,69 @@ def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None
     if not head:
         return None, 0
     return storage.get_json(head["key"]), int(head["v"])
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+def live(task: Task) -> list[dict]:
+    """Every live lease of the task (one member row per annotator: no sample scan)."""
+    t = clock.now()
+    return sorted(({"sample_id": m.lease_sample, "user": m.user, "lease_id": m.lease_id,
+                    "expires_at": int(m.lease_exp)}
+                   for m in Member.query(task.task_id, consistent_read=True)
+                   if m.lease_id and (m.lease_exp or 0) > t), key=lambda l: l["expires_at"])
+
+
+def end(task: Task, sample_id: str) -> list[str]:
+    """End every lease on the sample (their holders get 409 lease_lost); the slots go back."""
+    for _ in range(MAX_ATTEMPTS):
+        t = clock.now()
+        sample = get_sample(task.task_id, sample_id)
+        holders = as_dict(sample.leases)
+        if not holders:
+            return []
+        actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
+        try:
+            with transaction() as tx:
+                tx.update(sample, actions=actions, condition=cond)
+                for user, slot in holders.items():
+                    # Only clear the member row if it still names this lease.
+                    tx.update(Member(task.task_id, user), actions=_clear_member_lease(),
+                              condition=Member.lease_id == slot["id"])
+            return sorted(holders)
+        except TransactWriteError as exc:
+            reasons = _retry_or_raise(exc)
+            if reasons[0] != "ConditionalCheckFailed":
+                # A holder's row moved on (they claimed elsewhere): end only the slot.
+                _drop_slots(task, sample_id)
+                return sorted(holders)
+    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+
+
+def _drop_slots(task: Task, sample_id: str) -> None:
+    t = clock.now()
+    sample = get_sample(task.task_id, sample_id)
+    actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
+    sample.update(actions=actions, condition=cond)
+
+
+def reopen(task: Task, sample_id: str) -> Sample:
+    """Ask one more annotator to work on a complete sample (they start from its latest version);
+    the task's `completed` counter moves back in the same transaction."""
+    for _ in range(MAX_ATTEMPTS):
+        t = clock.now()
+        sample = get_sample(task.task_id, sample_id)
+        if sample.done < needed(task, sample):
+            raise Conflict(f"Sample '{sample_id}' is not complete; nothing to reopen.",
+                           code="sample_not_complete")
+        extra = sample.done - task.annotations_per_sample + 1
+        actions, cond = _sample_write(task, sample, as_dict(sample.leases), t, extra=extra,
+                                      requeued_at=t)
+        try:
+            with transaction() as tx:
+                tx.update(sample, actions=actions, condition=cond)
+                tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists())
+            return sample
+        except TransactWriteError as exc:
+            _retry_or_raise(exc)
+    raise Unavailable("This sample is busy; retry in a moment.", code="contention")

@@ -72,6 +72,7 @@ class Sample(Model):
     leases = MapAttribute(default=dict)
     submitters = UnicodeSetAttribute(default=set)
     done = NumberAttribute(default=0)           # submissions by distinct annotators
+    extra = NumberAttribute(default=0)          # submissions asked for beyond the task's overlap
     requeued_at = NumberAttribute(default=0)    # when a released/ended lease gave a slot back
     rev = NumberAttribute(default=0)            # optimistic-concurrency guard of every change
     nver = NumberAttribute(default=0)           # number of the newest version

@@ -96,8 +96,8 @@ def _encode_cursor(key) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def to_json(task: Task, sample: Sample, t: int) -> dict:
-    return {"id": sample.sample_id, "status": status(task, sample, t), "order": int(sample.order),
+def to_json(task: Task, sample: Sample, t: int | None = None) -> dict:
+    return {"id": sample.sample_id, "status": status(task, sample, t or clock.now()), "order": int(sample.order),
             "files": as_dict(sample.files),
             "submitted": int(sample.done), "version": int(sample.nver)}
 
@@ -122,7 +122,7 @@ def detail(task: Task, sample: Sample) -> dict:
     versions = [{"version": int(v.version), "by": v.by, "at": int(v.at), "kind": v.kind,
                  "features": int(v.features)}
                 for v in Version.query(sample_key(task.task_id, sample.sample_id))]
-    return {**to_json(task, sample, clock.now()), "versions": versions}
+    return {**to_json(task, sample), "versions": versions}
 
 
 def signed_files(sample: Sample) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""The local development stack: moto server, `chalice local`, static site, demo data."""
