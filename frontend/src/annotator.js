@@ -30,7 +30,8 @@ export class Annotator {
     this.colors = labelColors(this.labels, task.client_config || {});
     this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
     this.busy = false;
-    this.sample = null;
+    this.sample = null; // the sample whose lease we hold
+    this.shown = false; // whether its image is on screen (nothing to save or submit otherwise)
   }
 
   async start() {
@@ -72,9 +73,15 @@ export class Annotator {
     try {
       const claimed = await this.session.claim();
       if (!claimed) return this.finished();
-      const image = await this.loadFresh(claimed.sample);
+      this.sample = claimed.sample; // held from here on: a broken image can still be skipped
+      this.shown = false;
+      const image = await this.loadFresh(claimed.sample).catch(() => null);
+      if (!image) {
+        this.ui.setStatus("This image could not be loaded. Skip it (N) to get another one.", "error");
+        return;
+      }
       await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
-      this.sample = claimed.sample;
+      this.shown = true;
       this.ui.viewerEl.dataset.sample = claimed.sample.id;
       this.updateCount(claimed.annotation);
       this.ui.setStatus(
@@ -90,7 +97,7 @@ export class Annotator {
   }
 
   async save() {
-    if (this.busy || !this.sample) return;
+    if (this.busy || !this.shown) return;
     this.setBusy(true, "Saving draft…");
     try {
       await this.session.saveDraft(await this.viewer.getAnnotation());
@@ -103,7 +110,7 @@ export class Annotator {
   }
 
   async submit() {
-    if (this.busy || !this.sample) return;
+    if (this.busy || !this.shown) return;
     if (this.viewer.isSketching?.()) return this.viewer.finishSketch();
     const startedAt = performance.now();
     this.setBusy(true, "Submitting…");
@@ -111,6 +118,7 @@ export class Annotator {
       const result = await this.session.submit(await this.viewer.getAnnotation());
       header.setProgress(result.progress, this.me);
       this.sample = null;
+      this.shown = false;
     } catch (e) {
       this.setBusy(false);
       return this.fail(e);
@@ -124,6 +132,7 @@ export class Annotator {
     try {
       await this.session.skip();
       this.sample = null;
+      this.shown = false;
     } catch (e) {
       this.setBusy(false);
       return this.fail(e);
@@ -193,12 +202,11 @@ export class Annotator {
 
   /** Presigned URLs are short-lived: if one has expired, claiming again returns fresh ones. */
   async loadFresh(sample) {
-    const url = Object.values(sample.files)[0];
     try {
-      return await loadImage(url);
+      return await loadImage(Object.values(sample.files)[0]);
     } catch {
       const again = await this.session.claim();
-      if (!again) throw new Error("The image could not be loaded.");
+      if (!again || again.sample.id !== sample.id) throw new Error("The image could not be loaded.");
       return loadImage(Object.values(again.sample.files)[0]);
     }
   }
@@ -234,6 +242,7 @@ export class Annotator {
         onNext: () => {
           document.getElementById("lease-lost")?.remove();
           this.sample = null;
+          this.shown = false;
           this.next();
         },
       }),

@@ -86,7 +86,7 @@ def test_keyboard_undo_redo_delete_and_draft(stack, site, seeder, new_context):
     assert page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()
 
 
-def test_rectangle_point_and_line_are_stored_as_kaibu_geometries(stack, site, seeder, new_context):
+def test_rectangle_point_line_and_freehand_are_stored_as_kaibu_geometries(stack, site, seeder, new_context):
     task = seeder.task(1)
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("shapes"))
     sample = shown_sample(page)
@@ -104,11 +104,21 @@ def test_rectangle_point_and_line_are_stored_as_kaibu_geometries(stack, site, se
     page.mouse.click(*green)
     page.mouse.click(*green)
     expect_shapes(page, 3)
+    page.keyboard.press("f")  # freehand: press, drag through the points, release
+    page.mouse.move(*red)
+    page.mouse.down()
+    for x, y in (green, blue, yellow):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    expect_shapes(page, 4)
     page.keyboard.press("s")
     page.wait_for_function("document.querySelector('#save-status').textContent.startsWith('Draft saved')")
 
     (stored,) = stored_annotations(stack, task, sample)
-    by_type = {f["geometry"]["type"]: f for f in stored["features"]}
+    polygons = [f for f in stored["features"] if f["geometry"]["type"] == "Polygon"]
+    freehand = max(polygons, key=lambda f: len(f["geometry"]["coordinates"][0]))
+    assert len(freehand["geometry"]["coordinates"][0]) > 10  # every pointer move became a vertex
+    by_type = {f["geometry"]["type"]: f for f in stored["features"] if f is not freehand}
     assert set(by_type) == {"Polygon", "Point", "LineString"}
     xs = sorted({round(x) for x, _ in by_type["Polygon"]["geometry"]["coordinates"][0]})
     ys = sorted({round(y) for _, y in by_type["Polygon"]["geometry"]["coordinates"][0]})
