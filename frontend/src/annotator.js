@@ -57,8 +57,10 @@ export class Annotator {
     this.selectLabel(this.label);
     if (builtin) this.selectTool(initial);
     this.shortcuts = shortcutTable(builtin ? allowed : []);
-    bindShortcuts(this.shortcuts, this.keyHandlers());
-    document.getElementById("help-btn").onclick = () => this.toggleHelp();
+    this.unbindKeys = bindShortcuts(this.shortcuts, this.keyHandlers());
+    const helpButton = document.getElementById("help-btn");
+    helpButton.hidden = false;
+    helpButton.onclick = () => this.toggleHelp();
     header.setTask(this.task.name || this.task.id);
     header.setProgress(this.task.progress, this.me);
     await this.viewer.ready?.();
@@ -226,14 +228,21 @@ export class Annotator {
     document.body.dataset.lastSwitchMs = String(ms);
   }
 
-  finished() {
+  /** The workspace is being replaced by a full screen: stop the lease and the key bindings. */
+  leave() {
     this.session.stop();
+    this.unbindKeys?.();
+  }
+
+  finished() {
+    this.leave();
     showScreen(this.root, "done", {
       actions: [{ label: "Choose another task", onclick: () => (location.href = location.pathname), primary: true }],
     });
   }
 
   async leaseLost() {
+    this.ui.setStatus("Not saved: this image is no longer reserved for you", "error");
     const annotation = this.viewer ? await this.viewer.getAnnotation() : null;
     document.body.append(
       leaseLostDialog({
@@ -255,7 +264,7 @@ export class Annotator {
     if (e instanceof ApiError) {
       const kind = screenForStatus(e.status);
       if (fatal && (kind === "unreachable" || kind === "error")) {
-        this.session.stop();
+        this.leave();
         // Local drafts and any unsent submit survive a reload, which is the simplest full retry.
         return showScreen(this.root, kind, {
           message: e.message,
@@ -272,7 +281,7 @@ export class Annotator {
         );
         return;
       }
-      this.session.stop();
+      this.leave();
       return showScreen(this.root, kind, { message: e.message });
     }
     console.error(e);
