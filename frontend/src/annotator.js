@@ -21,7 +21,6 @@ export class Annotator {
    */
   constructor({ root, api, task, me, viewer, kaibuUrl }) {
     this.root = root;
-    this.api = api;
     this.task = task;
     this.me = me;
     this.viewerKind = viewer;
@@ -84,6 +83,7 @@ export class Annotator {
       }
       await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
       this.shown = true;
+      banner.hide(); // whatever went wrong before, this image arrived
       this.ui.viewerEl.dataset.sample = claimed.sample.id;
       this.updateCount(claimed.annotation);
       this.ui.setStatus(
@@ -103,6 +103,7 @@ export class Annotator {
     this.setBusy(true, "Saving draft…");
     try {
       await this.session.saveDraft(await this.viewer.getAnnotation());
+      banner.hide();
       this.ui.setStatus(`Draft saved ${new Date().toLocaleTimeString()}`, "ok");
     } catch (e) {
       this.fail(e);
@@ -162,8 +163,7 @@ export class Annotator {
 
   selectLabel(label, { relabel = true } = {}) {
     this.label = label;
-    if (relabel) this.viewer.setLabel(label);
-    else this.viewer.label = label;
+    this.viewer.setLabel(label, { relabel });
     this.ui.setLabel(label);
   }
 
@@ -242,6 +242,9 @@ export class Annotator {
   }
 
   async leaseLost() {
+    if (document.getElementById("lease-lost")) return;
+    // The drawing stays on screen for download, but nothing can be saved or submitted any more.
+    this.shown = false;
     this.ui.setStatus("Not saved: this image is no longer reserved for you", "error");
     const annotation = this.viewer ? await this.viewer.getAnnotation() : null;
     document.body.append(

@@ -46,10 +46,11 @@ async function boot() {
     window.annotator = annotator;
     await annotator.start();
   } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-    showScreen(root, screenForStatus(e.status), {
+    const known = e instanceof ApiError;
+    if (!known) console.error(e);
+    showScreen(root, known ? screenForStatus(e.status) : "error", {
       message: e.message,
-      actions: e.transient ? [{ label: "Try again", onclick: () => location.reload(), primary: true }] : [],
+      actions: !known || e.transient ? [{ label: "Try again", onclick: () => location.reload(), primary: true }] : [],
     });
   }
 }

@@ -97,6 +97,12 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       )
     : null;
 
+  const mainButtons = [
+    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
+    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
+    h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+  ];
+
   mount(
     root,
     h(
@@ -116,9 +122,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
           h(
             "div.main-actions",
             {},
-            h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
-            h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
-            h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+            mainButtons,
           ),
         ),
       ),
@@ -145,7 +149,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       shapeCount.textContent = count === null ? "" : `${count} shape${count === 1 ? "" : "s"}`;
     },
     setBusy(busy) {
-      for (const id of ["skip-btn", "save-btn", "submit-btn"]) root.querySelector(`#${id}`).disabled = busy;
+      for (const button of mainButtons) button.disabled = busy;
     },
   };
 }
