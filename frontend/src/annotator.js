@@ -17,14 +17,15 @@ import { toolsFor } from "./viewer/tools.js";
 export class Annotator {
   /**
    * @param {{root: HTMLElement, api: import("./api.js").Api, task: object, me: string,
-   *          viewer: "builtin"|"kaibu", kaibuUrl: string}} options
+   *          viewer: "builtin"|"kaibu", kaibuUrl: string, kaibuTimeoutMs: number}} options
    */
-  constructor({ root, api, task, me, viewer, kaibuUrl }) {
+  constructor({ root, api, task, me, viewer, kaibuUrl, kaibuTimeoutMs }) {
     this.root = root;
     this.task = task;
     this.me = me;
     this.viewerKind = viewer;
     this.kaibuUrl = kaibuUrl;
+    this.kaibuTimeoutMs = kaibuTimeoutMs;
     this.labels = taskLabels(task);
     this.colors = labelColors(this.labels, task.client_config || {});
     this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
@@ -35,35 +36,57 @@ export class Annotator {
 
   async start() {
     const cfg = this.task.client_config || {};
-    const { allowed, initial } = toolsFor(cfg);
-    const builtin = this.viewerKind !== "kaibu";
     this.label = cfg.draw_label && this.labels.includes(cfg.draw_label) ? cfg.draw_label : this.labels[0];
-    this.ui = buildWorkspace(this.root, {
-      tools: builtin ? allowed : null,
+    header.setTask(this.task.name || this.task.id);
+    header.setProgress(this.task.progress, this.me);
+    const inKaibu = this.viewerKind === "kaibu" && (await this.openKaibu(cfg));
+    if (!inKaibu) this.openBuiltin(cfg);
+    if (this.viewerKind === "kaibu" && !inKaibu) {
+      this.ui.setNote("Kaibu could not be reached, so the built-in viewer is used (same tools, same format).");
+    }
+    this.viewer.onChange((event, detail) => this.viewerChanged(event, detail));
+    this.selectLabel(this.label);
+    this.unbindKeys = bindShortcuts(this.shortcuts, this.keyHandlers());
+    const helpButton = document.getElementById("help-btn");
+    helpButton.hidden = false;
+    helpButton.onclick = () => this.toggleHelp();
+    await this.next();
+  }
+
+  openBuiltin(cfg) {
+    const { allowed, initial } = toolsFor(cfg);
+    this.ui = this.workspace(allowed);
+    this.viewer = new BuiltinViewer(this.ui.viewerEl, { colors: this.colors, label: this.label });
+    this.selectTool(initial);
+    this.shortcuts = shortcutTable(allowed);
+  }
+
+  /** Kaibu in its window; false when it cannot be reached, and the built-in viewer takes over. */
+  async openKaibu(cfg) {
+    this.ui = this.workspace(null);
+    this.viewer = new KaibuViewer(this.ui.viewerEl, {
+      kaibuUrl: this.kaibuUrl,
+      clientConfig: { ...cfg, draw_label: this.label, draw_edge_color: this.colors[this.label] },
+      buttons: { save: () => this.save(), submit: () => this.submit(), skip: () => this.skip() },
+    });
+    try {
+      await this.viewer.ready(this.kaibuTimeoutMs);
+    } catch (e) {
+      console.warn(e);
+      return false;
+    }
+    this.shortcuts = shortcutTable([]);
+    return true;
+  }
+
+  workspace(tools) {
+    return buildWorkspace(this.root, {
+      tools,
       labels: this.labels,
       colors: this.colors,
       instructions: this.task.instructions || this.task.description || "",
       on: this.actions(),
     });
-    this.viewer = builtin
-      ? new BuiltinViewer(this.ui.viewerEl, { colors: this.colors, label: this.label })
-      : new KaibuViewer(this.ui.viewerEl, {
-          kaibuUrl: this.kaibuUrl,
-          clientConfig: { ...cfg, draw_label: this.label, draw_edge_color: this.colors[this.label] },
-          buttons: { save: () => this.save(), submit: () => this.submit(), skip: () => this.skip() },
-        });
-    this.viewer.onChange((event, detail) => this.viewerChanged(event, detail));
-    this.selectLabel(this.label);
-    if (builtin) this.selectTool(initial);
-    this.shortcuts = shortcutTable(builtin ? allowed : []);
-    this.unbindKeys = bindShortcuts(this.shortcuts, this.keyHandlers());
-    const helpButton = document.getElementById("help-btn");
-    helpButton.hidden = false;
-    helpButton.onclick = () => this.toggleHelp();
-    header.setTask(this.task.name || this.task.id);
-    header.setProgress(this.task.progress, this.me);
-    await this.viewer.ready?.();
-    await this.next();
   }
 
   // ---- the loop ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { showPicker } from "./ui/picker.js";
 import { screenForStatus, showScreen } from "./ui/screens.js";
 
 const DEFAULT_KAIBU_URL = "https://kaibu.org/#/app";
+const DEFAULT_KAIBU_TIMEOUT_MS = 20000;
 
 async function boot() {
   const root = document.getElementById("app");
@@ -41,6 +42,7 @@ async function boot() {
       me: tokenClaims(link.token).sub,
       viewer,
       kaibuUrl: config.kaibuUrl || DEFAULT_KAIBU_URL,
+      kaibuTimeoutMs: config.kaibuTimeoutMs || DEFAULT_KAIBU_TIMEOUT_MS,
     });
     // Exposed for the browser tests and for debugging from the console.
     window.annotator = annotator;

@@ -79,6 +79,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
   const status = h("span.status", { id: "save-status", role: "status" });
   const sampleName = h("span.sample-name", { id: "sample-name" });
   const shapeCount = h("span.shape-count", { id: "shape-count" });
+  const note = h("span.note", { id: "viewer-note" });
   const viewerEl = h("div.viewer", { id: "viewer" });
   const editButtons = tools
     ? [
@@ -112,7 +113,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       h(
         "section.stage",
         {},
-        h("div.stage-head", {}, sampleName, shapeCount),
+        h("div.stage-head", {}, sampleName, shapeCount, note),
         h("div.viewer-wrap", {}, viewerEl, zoom),
         h(
           "div.actionbar",
@@ -147,6 +148,9 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
     setSample(name, count) {
       sampleName.textContent = name;
       shapeCount.textContent = count === null ? "" : `${count} shape${count === 1 ? "" : "s"}`;
+    },
+    setNote(text) {
+      note.textContent = text;
     },
     setBusy(busy) {
       for (const button of mainButtons) button.disabled = busy;
