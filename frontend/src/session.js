@@ -5,6 +5,8 @@
 import { ApiError } from "./api.js";
 import { localDrafts, outbox } from "./localstore.js";
 
+const DRAFT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+
 export class LeaseLost extends Error {}
 
 export class AnnotationSession {
@@ -19,6 +21,7 @@ export class AnnotationSession {
     this.hooks = hooks;
     this.current = null; // {sample, lease}
     this.heartbeatTimer = null;
+    localDrafts.prune(DRAFT_MAX_AGE_MS);
   }
 
   /**
