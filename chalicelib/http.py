@@ -16,6 +16,8 @@ from .errors import ApiError, BadRequest, TooLarge, Unavailable
 from .validation import MAX_BODY_BYTES, parse
 
 log = logging.getLogger("cloud-annotator")
+# botocore logs every credential and endpoint lookup at INFO: noise in Lambda's logs and locally.
+logging.getLogger("botocore").setLevel(logging.WARNING)
 
 # Every route, core or blueprint, answers browsers on other origins (the static pages).
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"],

@@ -139,7 +139,7 @@ class TaskFields(Strict):
     client_config: dict | None = None
     sampling: Literal["sequential", "random"] | None = None
     annotations_per_sample: Annotated[int, Field(ge=1, le=100)] | None = None
-    lease_seconds: Annotated[int, Field(ge=30, le=7 * 24 * 3600)] | None = None
+    lease_seconds: Annotated[int, Field(ge=5, le=7 * 24 * 3600)] | None = None
     min_completion_time: Annotated[int, Field(ge=0, le=24 * 3600)] | None = None
     sample_visibility: Literal["protected", "public"] | None = None
     annotators: list[Name] | None = None

@@ -16,6 +16,15 @@ const vendored = {
 function vendorFiles() {
   return {
     name: "vendor-files",
+    // `npm run dev` serves them from node_modules under the same paths.
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const src = vendored[req.url.split("?")[0].replace(/^\//, "")];
+        if (!src) return next();
+        res.setHeader("Content-Type", "text/javascript");
+        res.end(readFileSync(resolve(import.meta.dirname, src)));
+      });
+    },
     generateBundle() {
       for (const [fileName, src] of Object.entries(vendored)) {
         this.emitFile({ type: "asset", fileName, source: readFileSync(resolve(import.meta.dirname, src)) });

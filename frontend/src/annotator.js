@@ -17,51 +17,76 @@ import { toolsFor } from "./viewer/tools.js";
 export class Annotator {
   /**
    * @param {{root: HTMLElement, api: import("./api.js").Api, task: object, me: string,
-   *          viewer: "builtin"|"kaibu", kaibuUrl: string}} options
+   *          viewer: "builtin"|"kaibu", kaibuUrl: string, kaibuTimeoutMs: number}} options
    */
-  constructor({ root, api, task, me, viewer, kaibuUrl }) {
+  constructor({ root, api, task, me, viewer, kaibuUrl, kaibuTimeoutMs }) {
     this.root = root;
-    this.api = api;
     this.task = task;
     this.me = me;
     this.viewerKind = viewer;
     this.kaibuUrl = kaibuUrl;
+    this.kaibuTimeoutMs = kaibuTimeoutMs;
     this.labels = taskLabels(task);
     this.colors = labelColors(this.labels, task.client_config || {});
     this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
     this.busy = false;
-    this.sample = null;
+    this.sample = null; // the sample whose lease we hold
+    this.shown = false; // whether its image is on screen (nothing to save or submit otherwise)
   }
 
   async start() {
     const cfg = this.task.client_config || {};
-    const { allowed, initial } = toolsFor(cfg);
-    const builtin = this.viewerKind !== "kaibu";
     this.label = cfg.draw_label && this.labels.includes(cfg.draw_label) ? cfg.draw_label : this.labels[0];
-    this.ui = buildWorkspace(this.root, {
-      tools: builtin ? allowed : null,
+    header.setTask(this.task.name || this.task.id);
+    header.setProgress(this.task.progress, this.me);
+    const inKaibu = this.viewerKind === "kaibu" && (await this.openKaibu(cfg));
+    if (!inKaibu) this.openBuiltin(cfg);
+    if (this.viewerKind === "kaibu" && !inKaibu) {
+      this.ui.setNote("Kaibu could not be reached, so the built-in viewer is used (same tools, same format).");
+    }
+    this.viewer.onChange((event, detail) => this.viewerChanged(event, detail));
+    this.selectLabel(this.label);
+    this.unbindKeys = bindShortcuts(this.shortcuts, this.keyHandlers());
+    const helpButton = document.getElementById("help-btn");
+    helpButton.hidden = false;
+    helpButton.onclick = () => this.toggleHelp();
+    await this.next();
+  }
+
+  openBuiltin(cfg) {
+    const { allowed, initial } = toolsFor(cfg);
+    this.ui = this.workspace(allowed);
+    this.viewer = new BuiltinViewer(this.ui.viewerEl, { colors: this.colors, label: this.label });
+    this.selectTool(initial);
+    this.shortcuts = shortcutTable(allowed);
+  }
+
+  /** Kaibu in its window; false when it cannot be reached, and the built-in viewer takes over. */
+  async openKaibu(cfg) {
+    this.ui = this.workspace(null);
+    this.viewer = new KaibuViewer(this.ui.viewerEl, {
+      kaibuUrl: this.kaibuUrl,
+      clientConfig: { ...cfg, draw_label: this.label, draw_edge_color: this.colors[this.label] },
+      buttons: { save: () => this.save(), submit: () => this.submit(), skip: () => this.skip() },
+    });
+    try {
+      await this.viewer.ready(this.kaibuTimeoutMs);
+    } catch (e) {
+      console.warn(e);
+      return false;
+    }
+    this.shortcuts = shortcutTable([]);
+    return true;
+  }
+
+  workspace(tools) {
+    return buildWorkspace(this.root, {
+      tools,
       labels: this.labels,
       colors: this.colors,
       instructions: this.task.instructions || this.task.description || "",
       on: this.actions(),
     });
-    this.viewer = builtin
-      ? new BuiltinViewer(this.ui.viewerEl, { colors: this.colors, label: this.label })
-      : new KaibuViewer(this.ui.viewerEl, {
-          kaibuUrl: this.kaibuUrl,
-          clientConfig: { ...cfg, draw_label: this.label, draw_edge_color: this.colors[this.label] },
-          buttons: { save: () => this.save(), submit: () => this.submit(), skip: () => this.skip() },
-        });
-    this.viewer.onChange((event, detail) => this.viewerChanged(event, detail));
-    this.selectLabel(this.label);
-    if (builtin) this.selectTool(initial);
-    this.shortcuts = shortcutTable(builtin ? allowed : []);
-    bindShortcuts(this.shortcuts, this.keyHandlers());
-    document.getElementById("help-btn").onclick = () => this.toggleHelp();
-    header.setTask(this.task.name || this.task.id);
-    header.setProgress(this.task.progress, this.me);
-    await this.viewer.ready?.();
-    await this.next();
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -72,9 +97,16 @@ export class Annotator {
     try {
       const claimed = await this.session.claim();
       if (!claimed) return this.finished();
-      const image = await this.loadFresh(claimed.sample);
+      this.sample = claimed.sample; // held from here on: a broken image can still be skipped
+      this.shown = false;
+      const image = await this.loadFresh(claimed.sample).catch(() => null);
+      if (!image) {
+        this.ui.setStatus("This image could not be loaded. Skip it (N) to get another one.", "error");
+        return;
+      }
       await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
-      this.sample = claimed.sample;
+      this.shown = true;
+      banner.hide(); // whatever went wrong before, this image arrived
       this.ui.viewerEl.dataset.sample = claimed.sample.id;
       this.updateCount(claimed.annotation);
       this.ui.setStatus(
@@ -90,10 +122,11 @@ export class Annotator {
   }
 
   async save() {
-    if (this.busy || !this.sample) return;
+    if (this.busy || !this.shown) return;
     this.setBusy(true, "Saving draft…");
     try {
       await this.session.saveDraft(await this.viewer.getAnnotation());
+      banner.hide();
       this.ui.setStatus(`Draft saved ${new Date().toLocaleTimeString()}`, "ok");
     } catch (e) {
       this.fail(e);
@@ -103,7 +136,7 @@ export class Annotator {
   }
 
   async submit() {
-    if (this.busy || !this.sample) return;
+    if (this.busy || !this.shown) return;
     if (this.viewer.isSketching?.()) return this.viewer.finishSketch();
     const startedAt = performance.now();
     this.setBusy(true, "Submitting…");
@@ -111,6 +144,7 @@ export class Annotator {
       const result = await this.session.submit(await this.viewer.getAnnotation());
       header.setProgress(result.progress, this.me);
       this.sample = null;
+      this.shown = false;
     } catch (e) {
       this.setBusy(false);
       return this.fail(e);
@@ -124,6 +158,7 @@ export class Annotator {
     try {
       await this.session.skip();
       this.sample = null;
+      this.shown = false;
     } catch (e) {
       this.setBusy(false);
       return this.fail(e);
@@ -151,8 +186,7 @@ export class Annotator {
 
   selectLabel(label, { relabel = true } = {}) {
     this.label = label;
-    if (relabel) this.viewer.setLabel(label);
-    else this.viewer.label = label;
+    this.viewer.setLabel(label, { relabel });
     this.ui.setLabel(label);
   }
 
@@ -193,12 +227,11 @@ export class Annotator {
 
   /** Presigned URLs are short-lived: if one has expired, claiming again returns fresh ones. */
   async loadFresh(sample) {
-    const url = Object.values(sample.files)[0];
     try {
-      return await loadImage(url);
+      return await loadImage(Object.values(sample.files)[0]);
     } catch {
       const again = await this.session.claim();
-      if (!again) throw new Error("The image could not be loaded.");
+      if (!again || again.sample.id !== sample.id) throw new Error("The image could not be loaded.");
       return loadImage(Object.values(again.sample.files)[0]);
     }
   }
@@ -218,14 +251,24 @@ export class Annotator {
     document.body.dataset.lastSwitchMs = String(ms);
   }
 
-  finished() {
+  /** The workspace is being replaced by a full screen: stop the lease and the key bindings. */
+  leave() {
     this.session.stop();
+    this.unbindKeys?.();
+  }
+
+  finished() {
+    this.leave();
     showScreen(this.root, "done", {
       actions: [{ label: "Choose another task", onclick: () => (location.href = location.pathname), primary: true }],
     });
   }
 
   async leaseLost() {
+    if (document.getElementById("lease-lost")) return;
+    // The drawing stays on screen for download, but nothing can be saved or submitted any more.
+    this.shown = false;
+    this.ui.setStatus("Not saved: this image is no longer reserved for you", "error");
     const annotation = this.viewer ? await this.viewer.getAnnotation() : null;
     document.body.append(
       leaseLostDialog({
@@ -234,6 +277,7 @@ export class Annotator {
         onNext: () => {
           document.getElementById("lease-lost")?.remove();
           this.sample = null;
+          this.shown = false;
           this.next();
         },
       }),
@@ -246,7 +290,7 @@ export class Annotator {
     if (e instanceof ApiError) {
       const kind = screenForStatus(e.status);
       if (fatal && (kind === "unreachable" || kind === "error")) {
-        this.session.stop();
+        this.leave();
         // Local drafts and any unsent submit survive a reload, which is the simplest full retry.
         return showScreen(this.root, kind, {
           message: e.message,
@@ -263,7 +307,7 @@ export class Annotator {
         );
         return;
       }
-      this.session.stop();
+      this.leave();
       return showScreen(this.root, kind, { message: e.message });
     }
     console.error(e);

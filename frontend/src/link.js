@@ -36,5 +36,9 @@ export async function loadSiteConfig() {
   const response = await fetch("config.json", { cache: "no-store" });
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
   const config = await response.json();
-  return { apiUrl: String(config.apiUrl || "").replace(/\/+$/, ""), kaibuUrl: config.kaibuUrl };
+  return {
+    apiUrl: String(config.apiUrl || "").replace(/\/+$/, ""),
+    kaibuUrl: config.kaibuUrl,
+    kaibuTimeoutMs: Number(config.kaibuTimeoutMs) || undefined,
+  };
 }

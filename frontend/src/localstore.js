@@ -30,6 +30,13 @@ export const localDrafts = {
   drop(taskId, sampleId) {
     localStorage.removeItem(draftKey(taskId, sampleId));
   },
+  /** Drafts of leases lost long ago would otherwise pile up until localStorage is full. */
+  prune(maxAgeMs) {
+    const cutoff = Date.now() - maxAgeMs;
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith("annotator.draft:") && !((read(key)?.at ?? 0) > cutoff)) localStorage.removeItem(key);
+    }
+  },
 };
 
 export const outbox = {

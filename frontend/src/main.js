@@ -9,6 +9,7 @@ import { showPicker } from "./ui/picker.js";
 import { screenForStatus, showScreen } from "./ui/screens.js";
 
 const DEFAULT_KAIBU_URL = "https://kaibu.org/#/app";
+const DEFAULT_KAIBU_TIMEOUT_MS = 20000;
 
 async function boot() {
   const root = document.getElementById("app");
@@ -41,15 +42,17 @@ async function boot() {
       me: tokenClaims(link.token).sub,
       viewer,
       kaibuUrl: config.kaibuUrl || DEFAULT_KAIBU_URL,
+      kaibuTimeoutMs: config.kaibuTimeoutMs || DEFAULT_KAIBU_TIMEOUT_MS,
     });
     // Exposed for the browser tests and for debugging from the console.
     window.annotator = annotator;
     await annotator.start();
   } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-    showScreen(root, screenForStatus(e.status), {
+    const known = e instanceof ApiError;
+    if (!known) console.error(e);
+    showScreen(root, known ? screenForStatus(e.status) : "error", {
       message: e.message,
-      actions: e.transient ? [{ label: "Try again", onclick: () => location.reload(), primary: true }] : [],
+      actions: !known || e.transient ? [{ label: "Try again", onclick: () => location.reload(), primary: true }] : [],
     });
   }
 }

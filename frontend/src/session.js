@@ -5,6 +5,8 @@
 import { ApiError } from "./api.js";
 import { localDrafts, outbox } from "./localstore.js";
 
+const DRAFT_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+
 export class LeaseLost extends Error {}
 
 export class AnnotationSession {
@@ -19,6 +21,7 @@ export class AnnotationSession {
     this.hooks = hooks;
     this.current = null; // {sample, lease}
     this.heartbeatTimer = null;
+    localDrafts.prune(DRAFT_MAX_AGE_MS);
   }
 
   /**
@@ -96,16 +99,25 @@ export class AnnotationSession {
     try {
       await this.send(pending);
     } catch (e) {
-      // Lease lost meanwhile: the local draft stays, the claim decides what happens next.
-      if (!(e instanceof LeaseLost)) throw e;
-      outbox.clear(this.taskId);
+      // Refused for good (lease lost meanwhile, invalid): the local draft stays, and the claim
+      // decides what happens next. Anything else (401) is for the caller to show.
+      if (!(e instanceof LeaseLost) && !(e instanceof ApiError && e.status !== 401)) throw e;
     }
   }
 
   async send(entry) {
-    const result = await this.guard(() =>
-      this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId),
-    );
+    let result;
+    try {
+      result = await this.guard(() =>
+        this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId),
+      );
+    } catch (e) {
+      // A refused submit (lease lost, invalid annotation) will never succeed as it is: drop it from
+      // the outbox so it cannot block later starts; the local draft keeps the drawing. Only a
+      // rejected token keeps it, for when the person comes back with a fresh link.
+      if (!(e instanceof ApiError && e.status === 401)) outbox.clear(this.taskId);
+      throw e;
+    }
     outbox.clear(this.taskId);
     localDrafts.drop(this.taskId, entry.sampleId);
     return result;

@@ -24,21 +24,45 @@ MARKERS = {
 MARKER_RADIUS = 7
 
 
-def marker_image(seed: int = 0) -> bytes:
-    """A dark microscopy-like field with faint blobs plus the four colour markers, as PNG."""
+def cell_field(seed: int = 0, width: int = WIDTH, height: int = HEIGHT):
+    """A fluorescence-microscopy-like field: soft bright nuclei on a dark, slightly noisy background.
+
+    Returns (RGB uint8 array, nuclei as (column, row, x radius, y radius, brightness) list).
+    """
     rng = np.random.default_rng(seed)
-    img = Image.new("RGB", (WIDTH, HEIGHT), (12, 14, 18))
+    signal = np.zeros((height, width))
+    nuclei = []
+    for _ in range(int(width * height / 9000)):
+        col, row = rng.uniform(24, width - 24), rng.uniform(24, height - 24)
+        r = rng.uniform(9, 19)
+        stretch = rng.uniform(0.75, 1.3)
+        brightness = rng.uniform(0.5, 1.0)
+        # Only a window around the nucleus: the soft edge is flat zero beyond 2 radii.
+        top, left = int(max(0, row - 3 * r)), int(max(0, col - 3 * r))
+        rows, cols = np.mgrid[top:int(min(height, row + 3 * r)), left:int(min(width, col + 3 * r))]
+        d2 = ((cols - col) / (r * stretch)) ** 2 + ((rows - row) / (r / stretch)) ** 2
+        signal[rows, cols] += brightness / (1 + np.exp((np.sqrt(d2) - 1) * 8))
+        nuclei.append((col, row, r * stretch, r / stretch, brightness))
+    signal += rng.normal(0, 0.03, signal.shape) + 0.05
+    signal = np.clip(signal, 0, 1)
+    rgb = np.stack([signal * 0.35, signal * 0.75, signal], axis=-1)  # DAPI-like blue-cyan
+    return (rgb * 255).astype(np.uint8), nuclei
+
+
+def png(rgb) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "PNG")
+    return out.getvalue()
+
+
+def marker_image(seed: int = 0) -> bytes:
+    """A cell field plus the four colour markers, as PNG."""
+    rgb, _ = cell_field(seed)
+    img = Image.fromarray(rgb)
     draw = ImageDraw.Draw(img)
-    for _ in range(18):
-        x, y = rng.integers(20, WIDTH - 20), rng.integers(20, HEIGHT - 20)
-        r = int(rng.integers(8, 20))
-        level = int(rng.integers(60, 120))
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=(level // 3, level, level // 2))
     for colour, (col, row) in MARKERS.items():
         draw.rectangle([col - MARKER_RADIUS, row - MARKER_RADIUS, col + MARKER_RADIUS, row + MARKER_RADIUS], fill=colour)
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
+    return png(np.asarray(img))
 
 
 class Seeder:
@@ -53,7 +77,8 @@ class Seeder:
             aws_access_key_id="local", aws_secret_access_key="local",
             config=Config(s3={"addressing_style": "path"}))
 
-    def task(self, n_samples: int, labels=("cell", "nucleus", "debris"), pre_annotation=None, **fields) -> str:
+    def task(self, n_samples: int, labels=("cell", "nucleus", "debris"), pre_annotation=None, image=marker_image,
+             **fields) -> str:
         task_id = fields.pop("id", f"ui-{uuid.uuid4().hex[:10]}")
         body = {
             "id": task_id,
@@ -70,7 +95,7 @@ class Seeder:
         samples = []
         for i in range(n_samples):
             key = f"{task_id}/s{i:03d}/image.png"
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=marker_image(i), ContentType="image/png")
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=image(i), ContentType="image/png")
             samples.append({"id": f"s{i:03d}", "files": {"image.png": key}, "annotation": pre_annotation})
         if samples:
             r = requests.post(f"{self.api_url}/tasks/{task_id}/samples", json={"samples": samples},

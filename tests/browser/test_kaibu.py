@@ -1,6 +1,10 @@
 """The Kaibu viewer adapter, driven over real imjoy-core / imjoy-rpc against a stand-in Kaibu page."""
 import time
 
+from playwright.sync_api import expect
+
+from devstack.processes import free_ports
+
 from .driver import open_annotator, shown_sample
 from .stored import stored_annotations
 
@@ -46,3 +50,15 @@ def test_kaibu_adapter_drives_kaibu_and_round_trips_features(stack, site, kaibu_
     # Two objects: the pre-annotation (1 feature) and the submission (it plus the drawn polygon).
     (stored,) = [a for a in stored_annotations(stack, task, sample) if len(a["features"]) == 2]
     assert stored["features"] == PRE["features"] + [DRAWN]
+
+
+def test_unreachable_kaibu_falls_back_to_the_builtin_viewer(stack, site, seeder, new_context):
+    (closed,) = free_ports(1)
+    task = seeder.task(1)
+    context = new_context()
+    context.route("**/config.json", lambda route: route.fulfill(json={
+        "apiUrl": stack.api_url, "kaibuUrl": f"http://127.0.0.1:{closed}/#/app", "kaibuTimeoutMs": 1500}))
+    page = open_annotator(context, site.url, task, stack.annotator_token("no-kaibu"), viewer="kaibu")
+    shown_sample(page)
+    expect(page.locator("#viewer-note")).to_contain_text("Kaibu could not be reached")
+    expect(page.get_by_role("button", name="Polygon")).to_be_visible()

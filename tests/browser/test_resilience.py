@@ -58,6 +58,8 @@ def test_api_killed_mid_submit_is_retried_and_stored_once(stack, site, seeder, n
     submits = []
 
     def first_submit_lands_then_the_api_dies(route):
+        if route.request.method != "POST":  # a CORS preflight
+            return route.continue_()
         submits.append(json.loads(route.request.post_data))
         if len(submits) == 1:
             route.fetch()  # the server stores it...
@@ -91,6 +93,8 @@ def test_lost_lease_keeps_the_drawing_and_offers_it_for_download(stack, site, se
     expect_shapes(page, 1)
 
     def with_someone_elses_lease(route):
+        if route.request.method != "PUT":  # a CORS preflight
+            return route.continue_()
         body = json.loads(route.request.post_data)
         route.continue_(post_data=json.dumps({**body, "lease_id": "not-yours"}))
 
@@ -105,3 +109,12 @@ def test_lost_lease_keeps_the_drawing_and_offers_it_for_download(stack, site, se
     saved = json.loads(Path(download.value.path()).read_text())
     assert saved["type"] == "FeatureCollection" and len(saved["features"]) == 1
     assert download.value.suggested_filename == f"{sample}.geojson"
+
+
+def test_an_image_that_cannot_load_can_be_skipped(stack, site, seeder, new_context):
+    task = seeder.task(2)
+    seeder.s3.delete_object(Bucket=seeder.bucket, Key=f"{task}/s000/image.png")  # sequential: s000 comes first
+    page = open_annotator(new_context(), site.url, task, stack.annotator_token("unlucky-2"))
+    expect(page.locator("#save-status")).to_contain_text("could not be loaded")
+    page.keyboard.press("n")
+    assert shown_sample(page) == "s001"

@@ -2,6 +2,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from devstack.processes import free_ports
+
 from .driver import open_annotator
 
 
@@ -28,8 +30,6 @@ def test_task_finished(stack, site, seeder, new_context):
 
 
 def test_server_unreachable(stack, site, seeder, new_context):
-    from devstack.processes import free_ports
-
     (closed,) = free_ports(1)
     context = new_context()
     context.route("**/config.json", lambda route: route.fulfill(json={"apiUrl": f"http://127.0.0.1:{closed}"}))

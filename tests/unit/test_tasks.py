@@ -31,7 +31,7 @@ def test_generated_id_from_name(api):
     ({"id": "Bad_Id", "name": "x"}, "invalid_body"),
     ({"name": "x", "annotations_per_sample": 0}, "invalid_body"),
     ({"name": "x", "sampling": "shuffled"}, "invalid_body"),
-    ({"name": "x", "lease_seconds": 5}, "invalid_body"),
+    ({"name": "x", "lease_seconds": 4}, "invalid_body"),
     ({"name": "x", "labels": []}, "invalid_body"),
 ])
 def test_bad_task_bodies_are_400(api, body, code):

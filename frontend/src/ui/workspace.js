@@ -79,6 +79,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
   const status = h("span.status", { id: "save-status", role: "status" });
   const sampleName = h("span.sample-name", { id: "sample-name" });
   const shapeCount = h("span.shape-count", { id: "shape-count" });
+  const note = h("span.note", { id: "viewer-note" });
   const viewerEl = h("div.viewer", { id: "viewer" });
   const editButtons = tools
     ? [
@@ -97,6 +98,12 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       )
     : null;
 
+  const mainButtons = [
+    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
+    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
+    h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+  ];
+
   mount(
     root,
     h(
@@ -106,7 +113,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       h(
         "section.stage",
         {},
-        h("div.stage-head", {}, sampleName, shapeCount),
+        h("div.stage-head", {}, sampleName, shapeCount, note),
         h("div.viewer-wrap", {}, viewerEl, zoom),
         h(
           "div.actionbar",
@@ -116,9 +123,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
           h(
             "div.main-actions",
             {},
-            h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
-            h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
-            h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+            mainButtons,
           ),
         ),
       ),
@@ -144,8 +149,11 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
       sampleName.textContent = name;
       shapeCount.textContent = count === null ? "" : `${count} shape${count === 1 ? "" : "s"}`;
     },
+    setNote(text) {
+      note.textContent = text;
+    },
     setBusy(busy) {
-      for (const id of ["skip-btn", "save-btn", "submit-btn"]) root.querySelector(`#${id}`).disabled = busy;
+      for (const button of mainButtons) button.disabled = busy;
     },
   };
 }

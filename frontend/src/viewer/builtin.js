@@ -116,11 +116,11 @@ export class BuiltinViewer {
     }
   }
 
-  /** Label for new shapes; also relabels the selected ones. */
-  setLabel(label) {
+  /** Label for new shapes; with relabel, the selected shapes take it too. */
+  setLabel(label, { relabel = true } = {}) {
     this.label = label;
     const selected = this.select.getFeatures().getArray();
-    if (!selected.length) return;
+    if (!relabel || !selected.length) return;
     for (const f of selected) f.setProperties({ label, edge_color: this.colors[label] });
     this.committed();
   }

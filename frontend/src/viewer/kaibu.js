@@ -32,11 +32,18 @@ export class KaibuViewer {
     this.label = clientConfig.draw_label;
   }
 
-  async ready() {
+  /** Open Kaibu; rejects if it has not answered over RPC within timeoutMs (offline, blocked). */
+  async ready(timeoutMs) {
     if (!window.imjoyCore) await loadScript(`${VENDOR}imjoy-core.min.js`);
     const imjoy = new window.imjoyCore.ImJoy({ imjoy_api: {}, default_rpc_base_url: VENDOR });
     await imjoy.start({ workspace: null });
-    this.kaibu = await imjoy.pm.createWindow(null, { src: this.kaibuUrl, name: "Kaibu", window_id: this.target.id });
+    // An unreachable window never connects and imjoy-core never gives up on it: we do.
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Kaibu did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const opening = imjoy.pm.createWindow(null, { src: this.kaibuUrl, name: "Kaibu", window_id: this.target.id });
+    this.kaibu = await Promise.race([opening, timeout]).finally(() => clearTimeout(timer));
     await this.kaibu.add_widget({
       _rintf: true,
       name: "Annotation",

@@ -1,0 +1,58 @@
+"""A small HTTP client for integration tests: one annotator or admin over real HTTP."""
+import time
+import uuid
+
+import requests
+
+from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
+
+
+
+class User:
+    def __init__(self, stack, token):
+        self.base = stack.api_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method, path, retries=20, **kw):
+        """Like a well-behaved client: repeats the same request on 503 after Retry-After."""
+        for _ in range(retries):
+            resp = self.session.request(method, self.base + path, timeout=30, **kw)
+            if resp.status_code != 503:
+                return resp
+            time.sleep(min(float(resp.headers.get("Retry-After", "0.2")), 0.2))
+        return resp
+
+    def claim(self, task):
+        resp = self.call("POST", f"/tasks/{task}/claim")
+        assert resp.status_code in (200, 204), resp.text
+        return resp.json() if resp.status_code == 200 else None
+
+    def on(self, task, claimed, action, method="POST", **body):
+        sid = claimed["sample"]["id"]
+        return self.call(method, f"/tasks/{task}/samples/{sid}/{action}",
+                         json={"lease_id": claimed["lease"]["id"], **body})
+
+    def submit(self, task, claimed, annotation=None, submission_id=None):
+        return self.on(task, claimed, "submit", annotation=annotation or polygon(),
+                       submission_id=submission_id or uuid.uuid4().hex)
+
+
+def admin(stack):
+    return User(stack, stack.tokens["admin"])
+
+
+def annotator(stack, sub):
+    return User(stack, stack.annotator_token(sub))
+
+
+def make_task(stack, task_id, n_samples, **fields):
+    a = admin(stack)
+    resp = a.call("POST", "/tasks", json={"id": task_id, "name": task_id, **fields})
+    assert resp.status_code == 201, resp.text
+    for start in range(0, n_samples, 1000):
+        batch = [{"id": f"s{i:05d}", "files": {"image.png": f"img/{task_id}/s{i:05d}.png"}}
+                 for i in range(start, min(n_samples, start + 1000))]
+        resp = a.call("POST", f"/tasks/{task_id}/samples", json={"samples": batch})
+        assert resp.status_code == 201, resp.text
+    return task_id
