@@ -28,8 +28,9 @@ from .masks import mask_to_features, read_label_mask
 from .models import Sample, Task
 from .validation import FeatureCollection, SampleSpec
 
-# Lambda memory is the bound: the decoded pixels of a file this size still fit in 3 GB.
-MAX_INGEST_BYTES = 512 * 1024 ** 2
+# Lambda memory (512 MB, infra/deploy.py) is the bound: the file's bytes are held while
+# imaging.py decodes its first page (at most imaging.MAX_PIXELS).
+MAX_INGEST_BYTES = 128 * 1024 ** 2
 MASK_NAMES = ("annotation.png", "annotation.tif", "annotation.tiff")
 
 

@@ -95,3 +95,18 @@ def test_truncated_png_is_damaged():
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64), dtype=np.uint8)).save(out, "PNG")
     with pytest.raises(UnsupportedImage, match="damaged or truncated"):
         prepare_image(out.getvalue()[:-200])
+
+
+def test_too_many_pixels_is_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr("chalicelib.imaging.MAX_PIXELS", 100)
+    with pytest.raises(UnsupportedImage, match="split it into tiles"):
+        prepare_image(_tiff([np.zeros((11, 10), np.uint16)]))
+
+
+def test_large_images_take_percentiles_from_a_sample(monkeypatch):
+    monkeypatch.setattr("chalicelib.imaging.PERCENTILE_SAMPLE", 1000)
+    plane = np.random.default_rng(3).integers(0, 4096, (300, 300), dtype=np.uint16)
+    shown = _decode(prepare_image(_tiff([plane])).png).astype(int)
+    exact = np.clip(np.rint((plane - np.percentile(plane, 0.5)) * 255 /
+                            (np.percentile(plane, 99.5) - np.percentile(plane, 0.5))), 0, 255)
+    assert np.abs(shown - exact).max() <= 3  # within a few grey levels of the exact stretch
