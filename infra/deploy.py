@@ -23,24 +23,29 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 RUNTIME = ["app.py", "chalicelib", "requirements.txt"]
 
 
-def stage_config(stage: str, outputs: dict, jwt_secret: str) -> dict:
+def stage_config(stage: str, outputs: dict, jwt_secret: str, import_buckets=()) -> dict:
     """The .chalice/config.json the Lambda is deployed with. Every value a string."""
     base = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = {**base.get("environment_variables", {}),
            **base["stages"].get(stage, {}).get("environment_variables", {}),
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
-           "INGEST_QUEUE": outputs["IngestQueue"], "JWT_SECRET": jwt_secret}
+           "INGEST_QUEUE": outputs["IngestQueue"], "JWT_SECRET": jwt_secret,
+           "IMPORT_BUCKETS": ",".join(import_buckets)}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
         "api_gateway_stage": stage, "environment_variables": {k: str(v) for k, v in env.items()},
         "autogen_policy": False, "iam_policy_file": f"policy-{stage}.json",
         "lambda_memory_size": 512, "lambda_timeout": 30}}}
 
 
-def iam_policy(outputs: dict) -> dict:
-    """Only what the code calls: its tables (and their indexes), its bucket, its queue, logs."""
+def iam_policy(outputs: dict, import_buckets=()) -> dict:
+    """Only what the code calls: its tables (and their indexes), its bucket, its queue, logs,
+    and read access to the buckets admins may register images from without copying."""
     tables = outputs["TableArns"].split(",")
     bucket = f"arn:aws:s3:::{outputs['DataBucket']}"
+    imports = [arn for b in import_buckets for arn in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")]
     return {"Version": "2012-10-17", "Statement": [
+        *([{"Effect": "Allow", "Resource": imports, "Action": ["s3:GetObject", "s3:ListBucket"]}]
+          if imports else []),
         {"Effect": "Allow", "Resource": tables + [f"{t}/index/*" for t in tables], "Action": [
             "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
@@ -54,7 +59,8 @@ def iam_policy(outputs: dict) -> dict:
     ]}
 
 
-def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path) -> Path:
+def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path,
+                 import_buckets=()) -> Path:
     """Copy the runtime code into `build` with this stage's config; keeps deployment state."""
     build.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME:
@@ -64,8 +70,10 @@ def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path) -> Pat
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, target)
     chalice_dir = build / ".chalice"
     chalice_dir.mkdir(exist_ok=True)
-    (chalice_dir / "config.json").write_text(json.dumps(stage_config(stage, outputs, jwt_secret), indent=2))
-    (chalice_dir / f"policy-{stage}.json").write_text(json.dumps(iam_policy(outputs), indent=2))
+    (chalice_dir / "config.json").write_text(json.dumps(
+        stage_config(stage, outputs, jwt_secret, import_buckets), indent=2))
+    (chalice_dir / f"policy-{stage}.json").write_text(
+        json.dumps(iam_policy(outputs, import_buckets), indent=2))
     return build
 
 
@@ -137,11 +145,14 @@ def main(argv=None) -> None:
     parser.add_argument("--app", default="cloud-annotator")
     parser.add_argument("--region", default=None, help="AWS region (default: your AWS config)")
     parser.add_argument("--skip-site", action="store_true", help="deploy the API only")
+    parser.add_argument("--import-bucket", action="append", default=[], metavar="BUCKET",
+                        help="a bucket whose images may be registered without copying (repeatable)")
     args = parser.parse_args(argv)
     session = boto3.Session(region_name=args.region)
     outputs = deploy_stack(session, args.stage, args.app)
     secret = jwt_secret(session, args.stage, args.app)
-    build = render_build(args.stage, outputs, secret, ROOT / "infra" / ".build" / args.stage)
+    build = render_build(args.stage, outputs, secret, ROOT / "infra" / ".build" / args.stage,
+                         args.import_bucket)
     api_url = chalice_deploy(build, args.stage)
     if not args.skip_site:
         publish_site(session, outputs, api_url)

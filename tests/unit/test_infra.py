@@ -47,7 +47,8 @@ def test_template_tables_match_the_models():
 
 
 def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
-    build = deploy.render_build("dev", OUTPUTS, "s" * 48, tmp_path / "build")
+    build = deploy.render_build("dev", OUTPUTS, "s" * 48, tmp_path / "build",
+                                import_buckets=["lab-microscope"])
     config = json.loads((build / ".chalice" / "config.json").read_text())
     env = config["stages"]["dev"]["environment_variables"]
     assert env["TABLE_PREFIX"] == "cloud-annotator-dev-" and env["JWT_SECRET"] == "s" * 48
@@ -58,6 +59,7 @@ def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
         s["Resource"], str) else s["Resource"])]
     assert "arn:aws:dynamodb:us-east-1:1:table/t1/index/*" in resources
     assert "arn:aws:s3:::cloud-annotator-dev-data-1/*" in resources
+    assert "arn:aws:s3:::lab-microscope/*" in resources and env["IMPORT_BUCKETS"] == "lab-microscope"
     assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
     assert (build / "app.py").exists() and (build / "chalicelib" / "leases.py").exists()
     assert not (build / "tests").exists() and not (build / "devstack").exists()
