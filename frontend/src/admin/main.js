@@ -19,17 +19,46 @@ function cell(row, content) {
   return td;
 }
 
-function button(label, onClick) {
+function button(label, onClick, kind = "") {
   const b = document.createElement("button");
   b.type = "button";
+  b.className = `btn small ${kind}`.trim();
   b.textContent = label;
   b.addEventListener("click", onClick);
   return b;
 }
 
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** A stacked bar: done (green) then in progress (amber), as fractions of total. */
+function progressBar(progress) {
+  const total = Math.max(progress.total, 1);
+  const bar = el("div", "bar stacked");
+  const done = el("div", "bar-fill");
+  done.style.width = `${(100 * progress.completed) / total}%`;
+  const busy = el("div", "bar-busy");
+  busy.style.width = `${(100 * (progress.in_progress || 0)) / total}%`;
+  bar.append(done, busy);
+  bar.title = `${progress.completed} done, ${progress.in_progress || 0} in progress, ${progress.total} images`;
+  return bar;
+}
+
+/** Show a table, or its "nothing here" line when the body has no rows. */
+function emptyState(table, emptyId) {
+  const empty = table.tBodies[0].rows.length === 0;
+  table.hidden = empty;
+  $(emptyId).hidden = !empty;
+}
+
 function showError(err) {
   const banner = $("#banner");
   banner.textContent = err ? `${err.message}${err.code ? ` (${err.code})` : ""}` : "";
+  if (err && err.status === 401) banner.textContent += " Sign out and sign in again with a valid admin token.";
   banner.hidden = !err;
 }
 
@@ -43,6 +72,8 @@ async function guarded(work) {
 }
 
 const when = (epoch) => new Date(epoch * 1000).toLocaleString();
+const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const STATUS_NAMES = { available: "available", in_progress: "in progress", complete: "complete" };
 const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 // --- tasks -------------------------------------------------------------------------------------
@@ -51,19 +82,37 @@ async function renderTasks() {
   const { tasks } = await state.api.request("GET", "/tasks");
   const body = $("#tasks tbody");
   body.replaceChildren();
+  let images = 0;
+  let done = 0;
   for (const task of tasks) {
+    const p = task.progress;
+    images += p.total;
+    done += p.completed;
+    if (task.id === state.selected) state.task = task;
     const row = body.insertRow();
     row.dataset.task = task.id;
     row.classList.toggle("selected", task.id === state.selected);
-    cell(row, task.id);
-    cell(row, task.name);
-    const bar = document.createElement("progress");
-    bar.max = Math.max(task.progress.total, 1);
-    bar.value = task.progress.completed;
-    cell(row, bar);
-    cell(row, `${task.progress.completed} / ${task.progress.total}`);
-    cell(row, button("Open", () => select(task))).append(" ", button("Edit", () => edit(task)));
+    const title = el("div");
+    title.append(el("div", "task-name", task.name), el("div", "task-id mono", task.id));
+    cell(row, title);
+    const prog = el("div", "progress-cell");
+    const meta = el("div", "meta");
+    for (const [cls, text] of [["done", `${p.completed} done`], ["busy", `${p.in_progress || 0} in progress`],
+      ["ann", `${p.annotations ?? 0} annotations`]]) {
+      const item = el("span", "", text);
+      item.prepend(el("span", `dot ${cls}`));
+      meta.append(item);
+    }
+    prog.append(progressBar(p), meta);
+    cell(row, prog);
+    cell(row, el("span", "done-total", `${p.completed} / ${p.total}`)).className = "num";
+    const actions = cell(row, button("Open", () => select(task), "primary"));
+    actions.className = "actions";
+    actions.append(button("Edit", () => edit(task)));
   }
+  emptyState($("#tasks"), "#tasks-empty");
+  $("#tasks-summary").textContent = tasks.length
+    ? `${tasks.length} task${tasks.length === 1 ? "" : "s"} · ${done} / ${images} images done` : "";
 }
 
 function taskFields(form) {
@@ -101,6 +150,9 @@ function edit(task) {
   $("#form-title").textContent = `Edit ${task.id}`;
   $("#task-save").textContent = "Save changes";
   $("#task-new").hidden = false;
+  $("#form-card").classList.add("editing");
+  $("#form-card").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  form.elements.name.focus({ preventScroll: true });
 }
 
 function resetForm() {
@@ -111,6 +163,7 @@ function resetForm() {
   $("#form-title").textContent = "New task";
   $("#task-save").textContent = "Create task";
   $("#task-new").hidden = true;
+  $("#form-card").classList.remove("editing");
 }
 
 async function saveTask(event) {
@@ -133,14 +186,77 @@ async function saveTask(event) {
 // --- one task ----------------------------------------------------------------------------------
 
 async function select(task) {
+  const opening = state.selected !== task.id;
   state.selected = task.id;
+  state.task = task;
   $("#detail").hidden = false;
   $("#detail-id").textContent = task.id;
-  $("#uploads").replaceChildren();
-  $("#invites tbody").replaceChildren();
-  $("#sample-view").hidden = true;
+  if (opening) {
+    $("#uploads").replaceChildren();
+    $("#invites tbody").replaceChildren();
+    closeSample();
+  }
   state.samplesShown = SAMPLES_PAGE;
   await refresh();
+  if (opening) $("#detail").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function closeDetail() {
+  state.selected = null;
+  state.task = null;
+  $("#detail").hidden = true;
+  refresh();
+}
+
+function closeSample() {
+  $("#sample-view").hidden = true;
+  $("#sample-view-hint").hidden = false;
+  state.viewing = null;
+  for (const row of document.querySelectorAll("#samples tr.viewing")) row.classList.remove("viewing");
+}
+
+const TOOL_NAMES = { polygon: "Polygon", point: "Point", rectangle: "Rectangle", freehand: "Freehand" };
+
+function renderSettings(task) {
+  $("#detail-name").textContent = task.name;
+  const cc = task.client_config || {};
+  const tool = cc.draw_freehand ? "freehand" : cc.draw_shape_type || "polygon";
+  const labels = el("dd");
+  for (const label of task.labels || []) labels.append(el("span", "label-tag", label));
+  if (!(task.labels || []).length) labels.textContent = "none";
+  const rows = [
+    ["Labels", labels],
+    ["Tool", TOOL_NAMES[tool] || tool],
+    ["Annotations", `${task.annotations_per_sample} per image`],
+    ["Lease", task.lease_seconds >= 120 ? `${Math.round(task.lease_seconds / 60)} min` : `${task.lease_seconds} s`],
+    ["Annotators", task.annotators && task.annotators.length ? task.annotators.join(", ") : "anyone signed in or invited"],
+  ];
+  if (task.instructions) rows.push(["Instructions", task.instructions]);
+  const dl = $("#settings");
+  dl.replaceChildren();
+  for (const [name, value] of rows) {
+    dl.append(el("dt", "", name));
+    if (value instanceof Node) dl.append(value);
+    else dl.append(el("dd", name === "Instructions" ? "instructions" : "", value));
+  }
+}
+
+function renderProgress(progress) {
+  const total = progress.total || 0;
+  const pct = total ? Math.round((100 * progress.completed) / total) : 0;
+  $("#detail-progress-label").textContent = `${progress.completed} / ${total} images done`;
+  $("#detail-progress-pct").textContent = `${pct}%`;
+  $("#detail-done").style.width = `${total ? (100 * progress.completed) / total : 0}%`;
+  $("#detail-busy").style.width = `${total ? (100 * (progress.in_progress || 0)) / total : 0}%`;
+  const stats = $("#detail-stats");
+  stats.replaceChildren();
+  for (const [cls, n, label] of [["done", progress.completed, "done"], ["busy", progress.in_progress || 0, "in progress"],
+    ["", progress.available ?? 0, "available"], ["ann", progress.annotations ?? 0, "annotations"]]) {
+    const s = el("span");
+    if (cls) s.append(el("span", `dot ${cls}`));
+    s.append(el("b", "", String(n)), ` ${label}`);
+    stats.append(s);
+  }
 }
 
 async function renderDetail() {
@@ -150,25 +266,37 @@ async function renderDetail() {
     state.api.request("GET", `/tasks/${id}/leases`),
     state.api.request("GET", `/tasks/${id}/invites`),
   ]);
+  if (state.task && state.task.id === id) renderSettings(state.task);
+  renderProgress(progress);
   const leaseBody = $("#leases tbody");
   leaseBody.replaceChildren();
   for (const lease of leases.leases) {
     const row = leaseBody.insertRow();
-    cell(row, lease.sample_id);
+    cell(row, lease.sample_id).className = "mono";
     cell(row, lease.user);
-    cell(row, when(lease.expires_at));
+    cell(row, clock(lease.expires_at)).title = when(lease.expires_at);
     cell(row, button("End", () => guarded(async () => {
       await state.api.request("DELETE", `/tasks/${id}/leases/${encodeURIComponent(lease.sample_id)}`);
       await refresh();
-    })));
+    }, "danger"))).className = "actions";
   }
+  emptyState($("#leases"), "#leases-empty");
   const people = $("#annotators tbody");
   people.replaceChildren();
-  for (const [who, counts] of Object.entries(progress.by_annotator)) {
+  const counts = Object.entries(progress.by_annotator);
+  const most = Math.max(1, ...counts.map(([, c]) => c.submitted));
+  for (const [who, c] of counts) {
     const row = people.insertRow();
     cell(row, who);
-    cell(row, String(counts.submitted));
+    cell(row, String(c.submitted)).className = "num";
+    const mini = el("div", "mini-bar");
+    const fill = el("div");
+    fill.style.width = `${(100 * c.submitted) / most}%`;
+    mini.append(fill);
+    cell(row, mini);
   }
+  emptyState($("#annotators"), "#annotators-empty");
+  state.lastProgress = progress;
   renderInvites(invites.invites);
   await renderSamples();
 }
@@ -181,14 +309,24 @@ async function renderSamples() {
   for (const sample of page.samples) {
     const row = body.insertRow();
     row.dataset.sample = sample.id;
-    cell(row, sample.id);
-    cell(row, sample.problem ? `refused: ${sample.problem}` : sample.status);
-    cell(row, String(sample.submitted));
+    row.classList.toggle("viewing", sample.id === state.viewing);
+    cell(row, sample.id).className = "mono";
+    const status = sample.problem ? "problem" : sample.status;
+    const pill = el("span", `pill ${status}`, sample.problem ? `refused: ${sample.problem}` : STATUS_NAMES[status] || status);
+    cell(row, pill);
+    cell(row, String(sample.submitted)).className = "num";
     const media = Object.values(sample.media || {})[0];
-    cell(row, media ? `${media.width}×${media.height} ${media.dtype}${media.pages > 1 ? `, ${media.pages} pages` : ""}` : "");
-    cell(row, button("View", () => guarded(async () =>
-      showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`)))));
+    cell(row, media ? `${media.width}×${media.height} ${media.dtype}${media.pages > 1 ? `, ${media.pages} pages` : ""}` : "").className = "size";
+    cell(row, button("View", () => guarded(async () => {
+      state.viewing = sample.id;
+      for (const r of body.rows) r.classList.toggle("viewing", r === row);
+      $("#sample-view-hint").hidden = true;
+      await showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`));
+    }))).className = "actions";
   }
+  emptyState($("#samples"), "#samples-empty");
+  const p = state.lastProgress;
+  $("#samples-summary").textContent = p ? `${p.total} images${page.cursor ? `, first ${page.samples.length} shown` : ""}` : "";
   $("#samples-more").hidden = !page.cursor;
 }
 
@@ -202,22 +340,39 @@ function renderInvites(invites) {
     const row = body.insertRow();
     row.dataset.email = invite.email;
     cell(row, invite.email);
-    cell(row, invite.revoked_at ? "revoked" : when(invite.expires_at));
+    if (invite.revoked_at) cell(row, el("span", "revoked", "revoked"));
+    else cell(row, new Date(invite.expires_at * 1000).toLocaleDateString()).title = when(invite.expires_at);
     const link = minted.get(invite.id);
     if (link && !invite.revoked_at) {
       const a = document.createElement("a");
       a.href = link;
       a.className = "link annotator-link";
       a.textContent = link;
+      a.title = link;
       a.target = "_blank";
-      cell(row, a).append(" ", button("Copy", () => navigator.clipboard.writeText(link)));
+      const copy = button("Copy link", () => copyLink(copy, link));
+      const td = cell(row, a);
+      td.className = "link-cell";
+      td.append(copy);
     } else {
-      cell(row, invite.revoked_at ? "" : "shown when created");
+      cell(row, el("span", "muted", invite.revoked_at ? "" : "shown when created"));
     }
     cell(row, invite.revoked_at ? "" : button("Revoke", () => guarded(async () => {
       await state.api.request("DELETE", `/tasks/${state.selected}/invites/${invite.id}`);
       await refresh();
-    })));
+    }), "ghost danger")).className = "actions";
+  }
+  emptyState($("#invites"), "#invites-empty");
+}
+
+async function copyLink(btn, link) {
+  try {
+    await navigator.clipboard.writeText(link);
+    btn.textContent = "Copied";
+    btn.classList.add("copied");
+    setTimeout(() => { btn.textContent = "Copy link"; btn.classList.remove("copied"); }, 1500);
+  } catch {
+    window.prompt("Copy the annotator link:", link); // clipboard needs https or localhost
   }
 }
 
@@ -248,8 +403,10 @@ async function upload(entries) {
     const bar = document.createElement("progress");
     bar.max = 1;
     bar.value = 0;
-    const label = document.createElement("span");
-    li.append(bar, ` ${entry.sampleId}/${entry.name} `, label);
+    const label = el("span", "file-state", "waiting");
+    const name = el("span", "file-name mono", `${entry.sampleId}/${entry.name}`);
+    name.title = name.textContent;
+    li.append(name, bar, label);
     li.dataset.file = `${entry.sampleId}/${entry.name}`;
     listEl.append(li);
     rows.set(entry, { li, bar, label });
@@ -258,12 +415,12 @@ async function upload(entries) {
     const result = await uploadEntries(state.api, state.selected, entries, (entry, status, fraction) => {
       const r = rows.get(entry);
       r.bar.value = fraction;
-      r.label.textContent = status;
+      r.label.textContent = status === "uploading" ? `uploading ${Math.round(fraction * 100)}%` : status;
       r.li.dataset.state = status;
     });
     const problems = Object.entries(result.problems);
     const summary = document.createElement("li");
-    summary.className = "upload-summary";
+    summary.className = problems.length ? "upload-summary has-problems" : "upload-summary";
     summary.textContent = `${result.created} samples added, ${result.existing.length} already there` +
       (problems.length ? `; refused: ${problems.map(([id, why]) => `${id} (${why})`).join("; ")}` : "");
     listEl.append(summary);
@@ -289,10 +446,31 @@ function readToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/** Who the token says we are (display only; the API checks the token). */
+function tokenName(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return payload.email || payload.sub || "admin";
+  } catch {
+    return "admin";
+  }
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  window.location.replace(window.location.pathname + window.location.search);
+}
+
 async function start(apiUrl, token) {
   state.api = new Api(apiUrl, token);
   $("#login").hidden = true;
   $("#main").hidden = false;
+  $("#who").textContent = tokenName(token);
+  $("#account").hidden = false;
+  $("#sign-out").addEventListener("click", signOut);
+  $("#detail-close").addEventListener("click", closeDetail);
+  $("#settings-edit").addEventListener("click", () => state.task && edit(state.task));
+  $("#sample-view-close").addEventListener("click", closeSample);
   $("#task-form").addEventListener("submit", saveTask);
   $("#task-new").addEventListener("click", resetForm);
   $("#invite-form").addEventListener("submit", invite);
@@ -315,6 +493,7 @@ async function start(apiUrl, token) {
   const token = readToken();
   if (token) return start(apiUrl, token);
   $("#login").hidden = false;
+  $("#login-token").focus();
   $("#login").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("#login-token").value.trim());
