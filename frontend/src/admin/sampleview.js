@@ -31,7 +31,7 @@ export async function showSample(view) {
   const features = view.annotation ? view.annotation.features.length : 0;
   document.querySelector("#sample-view-title").textContent = view.problem
     ? `${view.id}: refused (${view.problem})`
-    : `${view.id} · ${name} · ${view.status} · version ${view.version ?? "none"} · ${features} shapes`;
+    : `${view.id} · ${name} · ${String(view.status).replace("_", " ")} · version ${view.version ?? "none"} · ${features} shapes`;
   if (!url) {
     img.removeAttribute("src");
     return;
