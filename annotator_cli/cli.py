@@ -373,6 +373,13 @@ def progress(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TAS
             pass
 
 
+def _duration(seconds: float) -> str:
+    """Hours for long waits, minutes or seconds for short ones (never '0.0 h')."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _progress_view(task_id: str, p: dict, history: list) -> Table:
     now = time.time()
     history.append([now, p["completed"]])
@@ -386,7 +393,8 @@ def _progress_view(task_id: str, p: dict, history: list) -> Table:
     elif rate is None:
         pace = "rate: run again later or use --watch"
     else:
-        pace = f"rate {rate:.1f}/h, ETA " + (f"{left / rate:.1f} h" if rate > 0 else "unknown (no recent completions)")
+        pace = f"rate {rate:.1f}/h, ETA " + (_duration(left / rate * 3600) if rate > 0
+                                             else "unknown (no recent completions)")
     grid = Table.grid(padding=(0, 2))
     grid.add_row(f"[bold]{task_id}[/bold]", ProgressBar(total=max(p["total"], 1), completed=p["completed"], width=30),
                  f"{p['completed']} / {p['total']} complete")

@@ -28,3 +28,11 @@ def test_first_look_has_no_rate_yet(monkeypatch, tmp_path):
     progress = {"total": 5, "completed": 1, "in_progress": 0, "available": 4, "annotations": 1,
                 "by_annotator": {}}
     assert "run again later or use --watch" in _render(_progress_view("t", progress, []))
+
+
+def test_short_eta_is_in_minutes(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANNOTATE_CONFIG", str(tmp_path / "profiles.json"))
+    history = [[time.time() - 600, 0]]  # 60 done in 10 minutes, 18 left: about 3 minutes
+    progress = {"total": 78, "completed": 60, "in_progress": 1, "available": 17, "annotations": 60,
+                "by_annotator": {}}
+    assert "ETA 3 min" in _render(_progress_view("t", progress, history))
