@@ -5,7 +5,7 @@ with extent [0, 0, W, H], x = column, y = H - row. Limits (documented in the REA
 MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per annotation.
 """
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
                       field_validator, model_validator)
