@@ -162,6 +162,9 @@ def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
             if held:
                 raise Conflict(f"You hold a lease on sample '{held.sample.sample_id}': submit or "
                                "release it before opening another.", code="lease_held")
+        if sample_id is None and member and \
+                member.open_submitted >= task.total - task.completed:
+            return None  # every unfinished sample already has this user's submission
         sample = _named(task, user, sample_id, t) if sample_id else _pick(task, user, t, attempt)
         if sample is None:
             return None
@@ -361,7 +364,8 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
             with transaction() as tx:
                 tx.update(sample, actions=actions, condition=cond)
                 tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
-                          actions=[Member.submitted.add(1), *_clear_member_lease()])
+                          actions=[Member.submitted.add(1), Member.open_submitted.add(0 if complete else 1),
+                                   *_clear_member_lease()])
                 _version_put(tx, task.task_id, sample_id, version, "submitted", user, t, key,
                              annotation)
                 tx.update(task, condition=Task.task_id.exists(), actions=[
@@ -369,6 +373,8 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
                 tx.save(Submission(_submission_key(task.task_id, submission_id), user=user,
                                    sample_id=sample_id, version=version, at=t),
                         condition=Submission.submission_key.does_not_exist())
+                if complete:  # the earlier submitters' work on it is no longer open
+                    _move_open(tx, task, sample.submitters, -1)
             return version
         except TransactWriteError as exc:
             reasons = _retry_or_raise(exc)
@@ -379,6 +385,12 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
             if reasons[3] == "ConditionalCheckFailed":
                 raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+
+
+def _move_open(tx, task: Task, users, step: int) -> None:
+    """A sample became complete (-1) or unfinished again (+1) for everyone who submitted it."""
+    for other in sorted(users or ()):
+        tx.update(Member(task.task_id, other), actions=[Member.open_submitted.add(step)])
 
 
 # --- what an annotator starts from ---------------------------------------------------------
@@ -455,6 +467,7 @@ def reopen(task: Task, sample_id: str) -> Sample:
             with transaction() as tx:
                 tx.update(sample, actions=actions, condition=cond)
                 tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists())
+                _move_open(tx, task, sample.submitters, +1)
             return sample
         except TransactWriteError as exc:
             _retry_or_raise(exc)

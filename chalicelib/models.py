@@ -91,6 +91,9 @@ class Member(Model):
     task_id = UnicodeAttribute(hash_key=True)
     user = UnicodeAttribute(range_key=True)
     submitted = NumberAttribute(default=0)
+    # Of those, the ones on samples still needing others: when it equals the task's unfinished
+    # samples there is nothing left for this user and a claim answers at once (leases.py).
+    open_submitted = NumberAttribute(default=0)
     lease_sample = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
     lease_exp = NumberAttribute(null=True)

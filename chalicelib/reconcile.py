@@ -20,16 +20,23 @@ from .models import Member, Sample, Task
 
 def recount(task: Task) -> dict:
     total = completed = annotations = 0
-    by_user = Counter()
+    by_user, open_by_user = Counter(), Counter()
     for sample in Sample.query(task.task_id, consistent_read=True):
         if sample.problem:  # refused by ingest: registered but not work (samples.register)
             continue
         total += 1
-        completed += sample.done >= needed(task, sample)
+        complete = sample.done >= needed(task, sample)
+        completed += complete
         annotations += int(sample.done)
         by_user.update(sample.submitters or ())
+        if not complete:
+            open_by_user.update(sample.submitters or ())
     return {"total": total, "completed": completed, "annotations": annotations,
-            "by_annotator": dict(by_user)}
+            "by_annotator": dict(by_user), "open_by_annotator": dict(open_by_user)}
+
+
+# Per-member counters: the name used in reports, and the attribute it is stored in.
+MEMBER_COUNTERS = {"by_annotator": Member.submitted, "open_by_annotator": Member.open_submitted}
 
 
 def drift(task_id: str) -> dict:
@@ -40,17 +47,19 @@ def drift(task_id: str) -> dict:
            for name in ("total", "completed", "annotations")
            if int(getattr(task, name)) != want[name]}
     members = {m.user: m for m in Member.query(task_id, consistent_read=True)}
-    for user in set(members) | set(want["by_annotator"]):
-        stored = int(members[user].submitted) if user in members else 0
-        if stored != want["by_annotator"].get(user, 0):
-            out[f"by_annotator.{user}"] = (stored, want["by_annotator"].get(user, 0))
+    for name, attr in MEMBER_COUNTERS.items():
+        for user in set(members) | set(want[name]):
+            stored = int(getattr(members[user], attr.attr_name)) if user in members else 0
+            if stored != want[name].get(user, 0):
+                out[f"{name}.{user}"] = (stored, want[name].get(user, 0))
     return out
 
 
 def fix(task_id: str, found: dict) -> None:
     for name, (stored, right) in found.items():
-        if name.startswith("by_annotator."):
-            attr, item = Member.submitted, Member(task_id, name.split(".", 1)[1])
+        counter, _, user = name.partition(".")
+        if user:
+            attr, item = MEMBER_COUNTERS[counter], Member(task_id, user)
         else:
             attr, item = getattr(Task, name), Task(task_id)
         condition = attr == stored if stored else (attr.does_not_exist() | (attr == 0))

@@ -138,7 +138,8 @@ class TaskFields(Strict):
     labels: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
     client_config: dict | None = None
     sampling: Literal["sequential", "random"] | None = None
-    annotations_per_sample: Annotated[int, Field(ge=1, le=100)] | None = None
+    # A completing submit updates every submitter's row in its transaction (100 items at most).
+    annotations_per_sample: Annotated[int, Field(ge=1, le=50)] | None = None
     lease_seconds: Annotated[int, Field(ge=5, le=7 * 24 * 3600)] | None = None
     min_completion_time: Annotated[int, Field(ge=0, le=24 * 3600)] | None = None
     sample_visibility: Literal["protected", "public"] | None = None

@@ -61,3 +61,24 @@ def test_reconcile_finds_and_fixes_injected_drift(api, capsys):
     assert reconcile.drift("t") == {}
     p = api.progress("t")
     assert (p["total"], p["completed"], p["by_annotator"]["bob"]["submitted"]) == (4, 2, 1)
+
+
+def test_nothing_left_for_one_annotator_is_answered_without_reading_the_task(api, monkeypatch):
+    """With overlap 2, an annotator who submitted every unfinished sample hears 204 at once:
+    the claim reads no candidates, however many samples wait for someone else."""
+    from chalicelib import leases
+    api.make_task("o", n_samples=30, annotations_per_sample=2)
+    for _ in range(30):
+        _, c = api.claim("o", "alice")
+        api.submit("o", "alice", c)
+    picks = []
+    real_pick = leases._pick
+    monkeypatch.setattr(leases, "_pick", lambda *a: picks.append(a) or real_pick(*a))
+    assert api.claim("o", "alice")[0] == 204 and picks == []
+    status, b = api.claim("o", "bob")  # the others still get work
+    assert status == 200 and len(picks) == 1
+    api.submit("o", "bob", b)  # completes a sample: alice's open count drops with it
+    assert reconcile.drift("o") == {}
+    api.ok("POST", f"/tasks/o/samples/{b['sample']['id']}/reopen")  # and rises again
+    assert reconcile.drift("o") == {}
+    assert api.claim("o", "alice")[0] == 204 and len(picks) == 1
