@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv dev dev-reset test bench chromium frontend
+.PHONY: venv dev dev-reset test bench chromium frontend deploy
 
 venv: $(STAMP)
 
@@ -42,3 +42,8 @@ bench: venv
 	for script in bench/*.py; do \
 		[ -e "$$script" ] || continue; $(PY) "$$script" || exit 1; \
 	done
+
+# One command to AWS (needs AWS credentials): tables, buckets, queue, CDN, API and site.
+STAGE ?= dev
+deploy: venv
+	$(PY) infra/deploy.py $(STAGE)

@@ -1,16 +1,16 @@
 """HTTP routes of the annotation API. Each route: who is calling, what they sent, one call
 into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
-from chalice import Chalice, CORSConfig, Response
+from chalice import Chalice, Response
 
 from chalicelib import leases, progress, samples, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
-from chalicelib.http import api, body, int_param, json_response, query_param
+from chalicelib.admin_routes import bp as admin_routes
+from chalicelib.http import CORS, api, body, int_param, json_response, query_param
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
-CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"],
-                  expose_headers=["Retry-After"], max_age=600)
+app.register_blueprint(admin_routes)
 
 
 def route(path, **kwargs):

@@ -12,6 +12,9 @@ from . import config
 from .errors import Unauthorized
 
 ALGORITHM = "HS256"
+# Checks run on every decoded token's claims; each raises Unauthorized to refuse it.
+# invites.py registers the one that refuses revoked invite tokens.
+TOKEN_CHECKS: list = []
 DEFAULT_TTL = 7 * 24 * 3600
 
 
@@ -60,6 +63,8 @@ def decode_token(token: str) -> Principal:
             not (tasks is None or isinstance(tasks, list)):
         raise Unauthorized("The token's claims are malformed (sub must be a string, roles and "
                            "tasks lists).", code="invalid_token")
+    for check in TOKEN_CHECKS:
+        check(claims)
     return Principal(sub=claims["sub"], email=claims.get("email"),
                      roles=tuple(map(str, roles)),
                      tasks=None if tasks is None else tuple(map(str, tasks)), claims=claims)

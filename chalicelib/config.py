@@ -15,6 +15,10 @@ S3_PUBLIC_ENDPOINT_URL = os.environ.get("S3_PUBLIC_ENDPOINT_URL") or os.environ.
 S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "auto")
 # Presigned URLs are short-lived and signed at read time, never stored.
 PRESIGN_SECONDS = int(os.environ.get("PRESIGN_SECONDS", "900"))
+# SQS queue the data bucket notifies of uploads (`uploads/` prefix); its consumer runs ingest.
+INGEST_QUEUE = os.environ.get("INGEST_QUEUE", "cloud-annotator-ingest")
+# Buckets (comma-separated) whose objects admins may register without copying (sources.py).
+IMPORT_BUCKETS = tuple(b.strip() for b in os.environ.get("IMPORT_BUCKETS", "").split(",") if b.strip())
 
 
 def jwt_secret() -> str:

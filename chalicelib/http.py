@@ -9,13 +9,19 @@ import json
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
-from chalice import Response
+from chalice import CORSConfig, Response
 from pynamodb.exceptions import PynamoDBException
 
 from .errors import ApiError, BadRequest, TooLarge, Unavailable
 from .validation import MAX_BODY_BYTES, parse
 
 log = logging.getLogger("cloud-annotator")
+# botocore logs every credential and endpoint lookup at INFO: noise in Lambda's logs and locally.
+logging.getLogger("botocore").setLevel(logging.WARNING)
+
+# Every route, core or blueprint, answers browsers on other origins (the static pages).
+CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"],
+                  expose_headers=["Retry-After"], max_age=600)
 
 RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                    "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",

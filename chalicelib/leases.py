@@ -64,7 +64,7 @@ def free_slots(task: Task, sample: Sample, t: int) -> int:
 
 
 def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
-    if sample.done >= needed(task, sample):
+    if sample.done >= needed(task, sample) or sample.problem:  # ingest refused a file
         return None
     live = live_leases(sample, t)
     free_at = sample.requeued_at if free_slots(task, sample, t) > 0 else \
@@ -73,6 +73,8 @@ def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
 
 
 def status(task: Task, sample: Sample, t: int) -> str:
+    if sample.problem:
+        return "problem"
     if sample.done >= needed(task, sample):
         return "complete"
     return "in_progress" if live_leases(sample, t) else "available"
@@ -198,6 +200,8 @@ def _eligible(task: Task, sample: Sample, user: str, t: int) -> bool:
 def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
     """The first claimable sample in dispatch order; after a lost race, a random one of the
     first few so that concurrent claimers spread out instead of colliding again."""
+    if attempt >= MAX_ATTEMPTS:
+        raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
     last = None
     while True:
         page = Sample.dispatch.query(task.task_id, Sample.dispatch_key <= f"{t:010d}~",
@@ -206,7 +210,10 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
         if eligible:
             if attempt == 0:
                 return eligible[0]
-            return random.choice(eligible[:min(len(eligible), 4 << attempt)])
+            # The index lags the table a little on AWS (GSIs are eventually consistent): after
+            # a lost race, decide on the table's own copy.
+            choice = get_sample(task.task_id, random.choice(eligible[:4 << attempt]).sample_id)
+            return choice if _eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
         last = page.last_evaluated_key
         if not last:
             return None
@@ -279,17 +286,23 @@ def _version_put(tx, task_id, sample_id, version, kind, user, t, key, annotation
             condition=Version.version.does_not_exist())
 
 
+def _next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
+    """The number of a new version and the heads that make it the one to start from."""
+    version = sample.nver + 1
+    head = {"v": version, "key": key}
+    return version, {**as_dict(sample.heads), "any": head, f"u:{user}": head}
+
+
 def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict) -> int:
     """Store a new draft version; saving also keeps the lease alive."""
     key = _store(task.task_id, sample_id, annotation)
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        sample, version = lease.sample, lease.sample.nver + 1
+        sample = lease.sample
+        version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases[user] = {**leases[user], "exp": t + task.lease_seconds}
-        heads = {**as_dict(sample.heads), "any": {"v": version, "key": key},
-                 f"u:{user}": {"v": version, "key": key}}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
         try:
             with transaction() as tx:
@@ -336,12 +349,11 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
     for _ in range(MAX_ATTEMPTS):
         t = clock.now()
         lease = _own_lease(task, user, sample_id, lease_id)
-        sample, version = lease.sample, lease.sample.nver + 1
+        sample = lease.sample
+        version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)
-        heads = {**as_dict(sample.heads), "any": {"v": version, "key": key},
-                 f"u:{user}": {"v": version, "key": key}}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
                                       done=sample.done + 1)
         actions.append(Sample.submitters.add({user}))

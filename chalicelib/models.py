@@ -6,6 +6,7 @@ samples      (task_id, sample_id)         -> files, lease slots, submitters, ver
 members      (task_id, user)              -> a user's current lease in the task and submit count
 versions     (sample_key, version)        -> every stored annotation version (pre/draft/submitted)
 submissions  submission_key               -> first answer to a submit, for idempotent retries
+invites      (task_id, invite_id)         -> task-scoped annotator tokens minted, and revoked
 
 Table names come from TABLE_PREFIX; endpoints from the environment (AWS_ENDPOINT_URL).
 """
@@ -80,6 +81,9 @@ class Sample(Model):
     heads = MapAttribute(default=dict)
     dispatch_key = UnicodeAttribute(null=True)  # absent once nothing is left to hand out
     dispatch = DispatchIndex()
+    # Set by ingest.py: each file's original and metadata; why a sample can never be handed out.
+    media = JSONAttribute(null=True)
+    problem = UnicodeAttribute(null=True)
 
 
 class Member(Model):
@@ -112,7 +116,19 @@ class Submission(Model):
     at = NumberAttribute()
 
 
-ALL_MODELS = (Task, Sample, Member, Version, Submission)
+class Invite(Model):
+    """Who was invited to a task, until when; the token itself is never stored (invites.py)."""
+    Meta = _meta("invites")
+    task_id = UnicodeAttribute(hash_key=True)
+    invite_id = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    revoked_at = NumberAttribute(null=True)
+
+
+ALL_MODELS = (Task, Sample, Member, Version, Submission, Invite)
 
 
 def sample_key(task_id: str, sample_id: str) -> str:

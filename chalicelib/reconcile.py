@@ -22,6 +22,8 @@ def recount(task: Task) -> dict:
     total = completed = annotations = 0
     by_user = Counter()
     for sample in Sample.query(task.task_id, consistent_read=True):
+        if sample.problem:  # refused by ingest: registered but not work (samples.register)
+            continue
         total += 1
         completed += sample.done >= needed(task, sample)
         annotations += int(sample.done)

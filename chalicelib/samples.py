@@ -17,8 +17,10 @@ from .validation import SamplesBody
 TX_ITEMS = 100  # DynamoDB's limit of items per transaction
 
 
-def register(task: Task, body: SamplesBody, exist_ok: bool) -> dict:
-    """Registers the samples not yet there; the task's total moves in the same transactions."""
+def register(task: Task, body: SamplesBody, exist_ok: bool, extras: dict | None = None) -> dict:
+    """Registers the samples not yet there; the task's total moves in the same transactions.
+    `extras` (sample id -> attributes, from ingest.py) adds media and problem to new samples;
+    a sample with a problem is kept for its owners to see but is not work: not in the total."""
     ids = [s.id for s in body.samples]
     existing = {s.sample_id for s in Sample.batch_get([(task.task_id, i) for i in ids])}
     if existing and not exist_ok:
@@ -34,11 +36,11 @@ def register(task: Task, body: SamplesBody, exist_ok: bool) -> dict:
         for i, spec in enumerate(new):
             items = 2 if spec.id in pre_keys else 1
             if size + items > TX_ITEMS:
-                _write_chunk(task, chunk, pre_keys, t)
+                _write_chunk(task, chunk, pre_keys, t, extras or {})
                 chunk, size = [], 1
             chunk.append((first + i, spec))
             size += items
-        _write_chunk(task, chunk, pre_keys, t)
+        _write_chunk(task, chunk, pre_keys, t, extras or {})
     return {"created": len(new), "existing": sorted(existing)}
 
 
@@ -58,20 +60,22 @@ def _store_pre_annotations(task: Task, specs) -> dict[str, str]:
         return dict(pool.map(put, with_pre))
 
 
-def _write_chunk(task: Task, chunk, pre_keys: dict, t: int) -> None:
+def _write_chunk(task: Task, chunk, pre_keys: dict, t: int, extras: dict) -> None:
     try:
         with transaction() as tx:
             for order, spec in chunk:
                 pre = pre_keys.get(spec.id)
                 sample = Sample(task.task_id, spec.id, order=order, files=spec.files, created_at=t,
-                                heads={"pre": {"v": 0, "key": pre}} if pre else {})
+                                heads={"pre": {"v": 0, "key": pre}} if pre else {},
+                                **extras.get(spec.id, {}))
                 sample.dispatch_key = dispatch_key(task, sample, t)
                 tx.save(sample, condition=Sample.sample_id.does_not_exist())
                 if pre:
                     tx.save(Version(sample_key(task.task_id, spec.id), 0, kind="pre", by="import",
                                     at=t, s3_key=pre,
                                     features=len(spec.annotation.features)))
-            tx.update(task, actions=[Task.total.add(len(chunk))], condition=Task.task_id.exists())
+            work = sum(1 for _, spec in chunk if not extras.get(spec.id, {}).get("problem"))
+            tx.update(task, actions=[Task.total.add(work)], condition=Task.task_id.exists())
     except TransactWriteError as exc:
         raise Conflict("Some of these samples were registered by another request at the same "
                        "time: repeat with ?exist_ok=1.", code="sample_exists") from exc
@@ -79,7 +83,7 @@ def _write_chunk(task: Task, chunk, pre_keys: dict, t: int) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 
-STATUSES = ("available", "in_progress", "complete")
+STATUSES = ("available", "in_progress", "complete", "problem")
 
 
 def _decode_cursor(cursor: str | None):
@@ -99,7 +103,9 @@ def _encode_cursor(key) -> str | None:
 def to_json(task: Task, sample: Sample, t: int | None = None) -> dict:
     return {"id": sample.sample_id, "status": status(task, sample, t or clock.now()), "order": int(sample.order),
             "files": as_dict(sample.files),
-            "submitted": int(sample.done), "version": int(sample.nver)}
+            "submitted": int(sample.done), "version": int(sample.nver),
+            **({"media": sample.media} if sample.media else {}),
+            **({"problem": sample.problem} if sample.problem else {})}
 
 
 def list_page(task: Task, status_filter: str | None, limit: int, cursor: str | None) -> dict:

@@ -56,6 +56,13 @@ def presign_get(key: str) -> str:
         ExpiresIn=config.PRESIGN_SECONDS)
 
 
+def presign_put(key: str, metadata: dict[str, str]) -> str:
+    """An upload URL; the uploader must send each metadata item as an x-amz-meta-* header."""
+    return _client("public").generate_presigned_url(
+        "put_object", Params={"Bucket": config.DATA_BUCKET, "Key": key, "Metadata": metadata},
+        ExpiresIn=config.PRESIGN_SECONDS)
+
+
 def file_url(ref: str) -> str:
     """A sample file is either a key in the data bucket or a plain https URL (passed through)."""
     return ref if ref.startswith("https://") else presign_get(ref)

@@ -5,7 +5,7 @@ import time
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import storage
+from . import invites, storage, uploads
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .models import Member, Sample, Task, Version, sample_key
@@ -117,6 +117,9 @@ def delete(task: Task, confirm: str | None) -> None:
                 versions.delete(v)
             samples.delete(sample)
     storage.delete_prefix(f"annotations/{task.task_id}/")
+    uploads.delete_for(task.task_id)
+    # Also revokes its invite links: a new task reusing the id must not inherit them.
+    invites.delete_for(task.task_id)
     task.delete()
 
 

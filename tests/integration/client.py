@@ -4,12 +4,8 @@ import uuid
 
 import requests
 
+from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
 
-def polygon(label="cell", x=10.0, y=10.0, size=5.0):
-    ring = [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-         "properties": {"label": label}}]}
 
 
 class User:

@@ -17,6 +17,7 @@ from moto import mock_aws  # noqa: E402
 
 from chalicelib import bootstrap, clock  # noqa: E402
 from chalicelib.auth import mint_token  # noqa: E402
+from tests.shapes import polygon  # noqa: E402,F401 -- re-exported for the tests here
 
 
 class Api:
@@ -63,12 +64,6 @@ class Api:
     def progress(self, task_id):
         return self.ok("GET", f"/tasks/{task_id}/progress")
 
-
-def polygon(label="cell", x=10.0, y=10.0, size=5.0):
-    ring = [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-         "properties": {"label": label}}]}
 
 
 class Clock:

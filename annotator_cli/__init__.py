@@ -1,0 +1,4 @@
+"""Admin CLI (`annotate`) and Python client of the cloud annotation service."""
+from .client import ApiError, Client
+
+__all__ = ["ApiError", "Client"]

@@ -1,0 +1,106 @@
+// HTTP client for the annotation API. Transient failures (network errors, 429, 5xx) are retried
+// with exponential backoff; everything else surfaces as an ApiError the UI can turn into a screen.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status; // 0 = the server could not be reached at all
+    this.code = code;
+  }
+  get transient() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Api {
+  /**
+   * @param {string} baseUrl API root, no trailing slash
+   * @param {string} token bearer JWT
+   * @param {{onRetry?: (attempt:number, error:ApiError)=>void, onRecovered?: ()=>void}} hooks
+   *   let the page show "reconnecting" while a request is being retried
+   */
+  constructor(baseUrl, token, hooks = {}) {
+    this.baseUrl = baseUrl;
+    this.token = token;
+    this.hooks = hooks;
+  }
+
+  async once(method, path, body) {
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, "unreachable", "The annotation server cannot be reached.");
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const err = (data && data.error) || {};
+      throw new ApiError(response.status, err.code || "http_error", err.message || `HTTP ${response.status}`);
+    }
+    return data;
+  }
+
+  /**
+   * Send with retries. Only idempotent requests come through here: reads, heartbeats, drafts and
+   * submits (a submit carries its submission_id, so a repeat is answered, not applied twice).
+   * maxAttempts = Infinity keeps going until the server answers (used for submit).
+   */
+  async request(method, path, body, { maxAttempts = 4 } = {}) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.once(method, path, body);
+        if (attempt > 1) this.hooks.onRecovered?.();
+        return result;
+      } catch (e) {
+        if (!(e instanceof ApiError) || !e.transient || attempt >= maxAttempts) throw e;
+        this.hooks.onRetry?.(attempt, e);
+        // 0.25 s, 0.5 s, 1 s ... capped at 8 s, jittered so many tabs do not retry in lockstep
+        await sleep(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5));
+      }
+    }
+  }
+
+  tasks() {
+    return this.request("GET", "/tasks");
+  }
+  task(taskId) {
+    return this.request("GET", `/tasks/${enc(taskId)}`);
+  }
+  progress(taskId) {
+    return this.request("GET", `/tasks/${enc(taskId)}/progress`);
+  }
+  claim(taskId) {
+    // Idempotent: a caller holding a live lease gets the same sample back.
+    return this.request("POST", `/tasks/${enc(taskId)}/claim`);
+  }
+  heartbeat(taskId, sampleId, leaseId) {
+    return this.request("POST", samplePath(taskId, sampleId, "heartbeat"), { lease_id: leaseId }, { maxAttempts: 3 });
+  }
+  release(taskId, sampleId, leaseId) {
+    return this.request("POST", samplePath(taskId, sampleId, "release"), { lease_id: leaseId });
+  }
+  saveDraft(taskId, sampleId, leaseId, annotation) {
+    return this.request("PUT", samplePath(taskId, sampleId, "draft"), { lease_id: leaseId, annotation });
+  }
+  submit(taskId, sampleId, leaseId, annotation, submissionId) {
+    return this.request(
+      "POST",
+      samplePath(taskId, sampleId, "submit"),
+      { lease_id: leaseId, annotation, submission_id: submissionId },
+      { maxAttempts: Infinity },
+    );
+  }
+}
+
+const enc = encodeURIComponent;
+const samplePath = (taskId, sampleId, action) => `/tasks/${enc(taskId)}/samples/${enc(sampleId)}/${action}`;

@@ -1,0 +1,44 @@
+// What the annotator link carries: `?task=<id>&viewer=<builtin|kaibu>#token=<jwt>`.
+// The token travels in the fragment so it never reaches a server log; once read it is kept in
+// sessionStorage (per tab, gone when the tab closes) and wiped from the address bar.
+
+const TOKEN_KEY = "annotator.token";
+
+export function readLink(loc = window.location) {
+  const params = new URLSearchParams(loc.search);
+  const fragment = new URLSearchParams(loc.hash.replace(/^#/, ""));
+  const fromLink = fragment.get("token");
+  if (fromLink) {
+    sessionStorage.setItem(TOKEN_KEY, fromLink);
+    fragment.delete("token");
+    const rest = fragment.toString();
+    history.replaceState(null, "", loc.pathname + loc.search + (rest ? `#${rest}` : ""));
+  }
+  return {
+    taskId: params.get("task"),
+    viewer: params.get("viewer"),
+    token: sessionStorage.getItem(TOKEN_KEY),
+  };
+}
+
+/** Claims of a JWT, read without verifying (the server verifies; we only need `sub` for display). */
+export function tokenClaims(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(payload))));
+  } catch {
+    return {};
+  }
+}
+
+/** The site's config.json (written beside index.html by whoever deploys it). */
+export async function loadSiteConfig() {
+  const response = await fetch("config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
+  const config = await response.json();
+  return {
+    apiUrl: String(config.apiUrl || "").replace(/\/+$/, ""),
+    kaibuUrl: config.kaibuUrl,
+    kaibuTimeoutMs: Number(config.kaibuTimeoutMs) || undefined,
+  };
+}

@@ -1,0 +1,65 @@
+"""The deploy path that can be checked without an AWS account: the template is valid
+CloudFormation that creates exactly the tables the models use, and the rendered chalice
+config and IAM policy name this stage's resources."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from chalicelib import models
+from infra import deploy
+
+OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator-dev-data-1",
+           "SiteBucket": "s", "SiteUrl": "https://x", "DistributionId": "D",
+           "IngestQueue": "cloud-annotator-dev-ingest",
+           "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
+           "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6))}
+
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+CfnLoader.add_multi_constructor(  # keep !Sub strings, drop other intrinsics
+    "!", lambda loader, tag, node: loader.construct_scalar(node) if tag == "Sub" and
+    isinstance(node, yaml.ScalarNode) else None)
+
+
+def test_template_passes_cfn_lint():
+    result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(deploy.TEMPLATE)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_tables_match_the_models():
+    resources = yaml.load(deploy.TEMPLATE.read_text(), Loader=CfnLoader)["Resources"]
+    tables = {r["Properties"]["TableName"].split("${Stage}-")[1]: r["Properties"]
+              for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"}
+    for model in models.ALL_MODELS:
+        props = tables[model.Meta.table_name.removeprefix(models.config.TABLE_PREFIX)]
+        keys = [k["AttributeName"] for k in props["KeySchema"]]
+        assert keys == [model._hash_keyname] + ([model._range_keyname] if model._range_keyname else [])
+    gsi = tables["samples"]["GlobalSecondaryIndexes"][0]
+    assert gsi["IndexName"] == models.Sample.dispatch.Meta.index_name
+    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["task_id", "dispatch_key"]
+
+
+def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
+    build = deploy.render_build("dev", OUTPUTS, "s" * 48, tmp_path / "build",
+                                import_buckets=["lab-microscope"])
+    config = json.loads((build / ".chalice" / "config.json").read_text())
+    env = config["stages"]["dev"]["environment_variables"]
+    assert env["TABLE_PREFIX"] == "cloud-annotator-dev-" and env["JWT_SECRET"] == "s" * 48
+    assert all(isinstance(v, str) for v in env.values())
+    assert "AWS_ENDPOINT_URL" not in env
+    policy = json.loads((build / ".chalice" / "policy-dev.json").read_text())
+    resources = [r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(
+        s["Resource"], str) else s["Resource"])]
+    assert "arn:aws:dynamodb:us-east-1:1:table/t1/index/*" in resources
+    assert "arn:aws:s3:::cloud-annotator-dev-data-1/*" in resources
+    assert "arn:aws:s3:::lab-microscope/*" in resources and env["IMPORT_BUCKETS"] == "lab-microscope"
+    assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
+    assert (build / "app.py").exists() and (build / "chalicelib" / "leases.py").exists()
+    assert not (build / "tests").exists() and not (build / "devstack").exists()
