@@ -532,8 +532,13 @@ def cost_per_1000(wire, sizes, claims, submits, handler_seconds, memory_mb, imag
 
 
 def lambda_memory_mb():
-    """What `chalice deploy` would give the function: the config's lambda_memory_size, else
-    Chalice's default of 128 MB."""
+    """What a deploy gives the function: infra/deploy.py renders the stage's
+    `lambda_memory_size`; else .chalice/config.json's; else Chalice's default of 128 MB."""
+    import re
+    deploy = ROOT / "infra" / "deploy.py"
+    found = re.search(r'"lambda_memory_size":\s*(\d+)', deploy.read_text()) if deploy.exists() else None
+    if found:
+        return int(found.group(1))
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     stage = config.get("stages", {}).get("prod", {})
     return int(stage.get("lambda_memory_size", config.get("lambda_memory_size", 128)))
