@@ -349,9 +349,10 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
                        f"{task.min_completion_time}s of work per sample. Keep annotating, then "
                        "submit again.", code="too_fast")
     key = _store(task.task_id, sample_id, annotation)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         t = clock.now()
-        lease = _own_lease(task, user, sample_id, lease_id)
+        # The first pass writes on what was just read (the rev condition guards it).
+        lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
