@@ -23,8 +23,6 @@ from botocore.exceptions import ClientError
 
 from . import config, sources, storage
 from .errors import TooLarge
-from .imaging import UnsupportedImage, prepare_image
-from .masks import mask_to_features, read_label_mask
 from .models import Sample, Task
 from .validation import FeatureCollection, SampleSpec
 
@@ -63,6 +61,7 @@ def ingest_object(bucket: str, key: str) -> dict:
         record["error"] = (f"the file is {obj['ContentLength']:,} bytes; at most "
                            f"{MAX_INGEST_BYTES:,} can be made browser-ready: split it into tiles")
     else:
+        from .imaging import UnsupportedImage, prepare_image  # numpy/Pillow: see _mask_annotation
         try:
             prepared = prepare_image(obj["Body"].read())
         except UnsupportedImage as exc:
@@ -137,6 +136,10 @@ def _ingest_file(task: Task, name: str, bucket: str, key: str) -> dict:
 
 
 def _mask_annotation(task: Task, bucket: str, key: str) -> dict:
+    # Imported here, not at the top: numpy and Pillow cost ~60 ms of every API cold start,
+    # and only requests that decode an image need them.
+    from .imaging import UnsupportedImage
+    from .masks import mask_to_features, read_label_mask
     try:
         data = storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
