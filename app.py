@@ -2,20 +2,22 @@
 into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
 from chalice import Chalice, Response
 
-from chalicelib import leases, progress, samples, tasks
+from chalicelib import leases, progress, samples, sources, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
-from chalicelib.http import CORS, api, body, int_param, json_response, query_param
+from chalicelib.http import (ROUTE_OPTIONS, api, body, framework_envelope, int_param,
+                             json_response, query_param)
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
 app.register_blueprint(admin_routes)
+app.register_middleware(framework_envelope, "http")
 
 
 def route(path, **kwargs):
     def register(view):
-        return app.route(path, cors=CORS, **kwargs)(api(view))
+        return app.route(path, **ROUTE_OPTIONS, **kwargs)(api(view))
     return register
 
 
@@ -34,30 +36,42 @@ def health():
 
 # --- tasks ---------------------------------------------------------------------------------
 
+def task_view(who, task, counters_only=False):
+    """A task as this caller may see it: annotators see neither other people nor their counts."""
+    owner = tasks.is_owner(who, task)
+    shown = progress.counters(task) if counters_only else \
+        progress.progress(task, only=None if owner else who.sub)
+    return tasks.to_json(task, shown, full=owner)
+
+
 @route("/tasks", methods=["GET"])
 def list_tasks():
-    who = caller()
-    return {"tasks": [tasks.to_json(t, progress.progress(t)) for t in tasks.list_visible(who)]}
+    who, req = caller(), app.current_request
+    page, cursor = tasks.list_visible(who, int_param(req, "limit", 100, 1, 100),
+                                      query_param(req, "cursor"))
+    # A page of tasks carries their counters, never a per-task query (bounded at any size).
+    return {"tasks": [task_view(who, t, counters_only=True) for t in page], "cursor": cursor}
 
 
 @route("/tasks", methods=["POST"])
 def create_task():
     who = caller()
+    tasks.require_admin(who)  # who first: a non-admin learns nothing from validation
     task = tasks.create(who, request_body(TaskCreate))
-    return json_response(tasks.to_json(task, progress.progress(task)), 201)
+    return json_response(task_view(who, task), 201)
 
 
 @route("/tasks/{task_id}", methods=["GET"])
 def get_task(task_id):
-    task = tasks.visible(caller(), task_id)
-    return tasks.to_json(task, progress.progress(task))
+    who = caller()
+    return task_view(who, tasks.visible(who, task_id))
 
 
 @route("/tasks/{task_id}", methods=["PATCH"])
 def patch_task(task_id):
-    task = tasks.owned(caller(), task_id)
-    task = tasks.update(task, request_body(TaskFields))
-    return tasks.to_json(task, progress.progress(task))
+    who = caller()
+    task = tasks.update(who, tasks.owned(who, task_id), request_body(TaskFields))
+    return task_view(who, task)
 
 
 @route("/tasks/{task_id}", methods=["DELETE"])
@@ -69,7 +83,8 @@ def delete_task(task_id):
 
 @route("/tasks/{task_id}/progress", methods=["GET"])
 def task_progress(task_id):
-    return progress.progress(tasks.visible(caller(), task_id))
+    who = caller()
+    return task_view(who, tasks.visible(who, task_id))["progress"]
 
 
 # --- samples -------------------------------------------------------------------------------
@@ -78,13 +93,13 @@ def task_progress(task_id):
 def register_samples(task_id):
     task = tasks.owned(caller(), task_id)
     spec = request_body(SamplesBody)
+    sources.check_registrable(task, (ref for s in spec.samples for ref in s.files.values()))
     exist_ok = query_param(app.current_request, "exist_ok", "0").lower() in ("1", "true", "yes")
     return json_response(samples.register(task, spec, exist_ok), 201)
 
 
-def _browsable(task_id):
+def _browsable(who, task_id):
     """Samples are listed and opened by owners, and by annotators of public-visibility tasks."""
-    who = caller()
     task = tasks.visible(who, task_id)
     if task.sample_visibility != "public" and not tasks.is_owner(who, task):
         raise Forbidden("Samples of this task are handed out by claiming only.",
@@ -94,7 +109,7 @@ def _browsable(task_id):
 
 @route("/tasks/{task_id}/samples", methods=["GET"])
 def list_samples(task_id):
-    task = _browsable(task_id)
+    task = _browsable(caller(), task_id)
     req = app.current_request
     return samples.list_page(task, query_param(req, "status"), int_param(req, "limit", 100, 1, 1000),
                              query_param(req, "cursor"))
@@ -102,15 +117,17 @@ def list_samples(task_id):
 
 @route("/tasks/{task_id}/samples/{sample_id}", methods=["GET"])
 def get_sample(task_id, sample_id):
-    task = _browsable(task_id)
-    return samples.detail(task, leases.get_sample(task_id, sample_id))
+    who = caller()
+    task = _browsable(who, task_id)
+    only = None if tasks.is_owner(who, task) else who.sub
+    return samples.detail(task, leases.get_sample(task_id, sample_id), only)
 
 
 # --- the annotator loop --------------------------------------------------------------------
 
 def _claimed(task, who, lease):
     annotation, version = leases.start_annotation(task, lease.sample, who.sub)
-    return {"sample": {"id": lease.sample.sample_id, "files": samples.signed_files(lease.sample),
+    return {"sample": {"id": lease.sample.sample_id, "files": samples.signed_files(task, lease.sample),
                        "annotation": annotation, "version": version},
             "lease": {"id": lease.lease_id, "expires_at": lease.expires_at}}
 

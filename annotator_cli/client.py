@@ -9,6 +9,7 @@ Errors come back as `ApiError` carrying the API's envelope (status, code, messag
 answers and dropped connections are retried with the server's Retry-After, since every route
 used here is safe to repeat.
 """
+import os
 import time
 
 import requests
@@ -23,9 +24,10 @@ class ApiError(Exception):
 class Client:
     RETRIES = 5
 
-    def __init__(self, api_url: str, token: str | None, timeout: float = 60):
+    def __init__(self, api_url: str, token: str | None, timeout: float | None = None):
         self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
+        # Seconds per request; ANNOTATE_TIMEOUT raises it for slow links (and busy test machines).
+        self.timeout = timeout or float(os.environ.get("ANNOTATE_TIMEOUT", "60"))
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"

@@ -188,7 +188,7 @@ def make_task(admin, wire, task_id, n, **fields):
     assert resp.status_code == 201, resp.text
     before, t0, batch_times = wire.snap(), time.perf_counter(), []
     for start in range(0, n, BATCH):
-        batch = [{"id": f"s{i:06d}", "files": {"image.png": f"img/{task_id}/s{i:06d}.png"}}
+        batch = [{"id": f"s{i:06d}", "files": {"image.png": f"uploads/{task_id}/s{i:06d}/image.png"}}
                  for i in range(start, min(n, start + BATCH))]
         t1 = time.perf_counter()
         resp = admin.call("POST", f"/tasks/{task_id}/samples", json={"samples": batch})

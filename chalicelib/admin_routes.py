@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from . import config, ingest, invites, sample_view, sources, tasks, uploads
 from .auth import principal_from_request
-from .http import CORS, api, body, int_param, json_response, query_param
+from .http import ROUTE_OPTIONS, api, body, int_param, json_response, query_param
 from .samples import register
 from .validation import FeatureCollection, FileName, SampleId, SamplesBody, Strict
 
@@ -43,12 +43,16 @@ class InviteBody(Strict):
 
 def route(path, **kwargs):
     def register_view(view):
-        return bp.route(path, cors=CORS, **kwargs)(api(view))
+        return bp.route(path, **ROUTE_OPTIONS, **kwargs)(api(view))
     return register_view
 
 
+def caller():
+    return principal_from_request(bp.current_request)
+
+
 def owned_task(task_id):
-    return tasks.owned(principal_from_request(bp.current_request), task_id)
+    return tasks.owned(caller(), task_id)
 
 
 @route("/tasks/{task_id}/uploads", methods=["POST"])
@@ -59,9 +63,10 @@ def plan_uploads(task_id):
 
 @route("/tasks/{task_id}/imports", methods=["POST"])
 def import_samples(task_id):
-    task = owned_task(task_id)
+    who = caller()
+    task = tasks.owned(who, task_id)
     spec = body(bp.current_request, ImportBody)
-    prepared = ingest.prepare_import(task, spec.samples)
+    prepared = ingest.prepare_import(who, task, spec.samples)
     result = register(task, SamplesBody.model_construct(samples=prepared.specs),
                       exist_ok=query_param(bp.current_request, "exist_ok") in ("1", "true"),
                       extras=prepared.extras)
@@ -71,9 +76,11 @@ def import_samples(task_id):
 
 @route("/tasks/{task_id}/sources", methods=["GET"])
 def list_source(task_id):
-    owned_task(task_id)
+    who = caller()
+    task = tasks.owned(who, task_id)
     request = bp.current_request
-    return sources.list_prefix(query_param(request, "uri", ""), query_param(request, "cursor"))
+    return sources.list_prefix(who, task, query_param(request, "uri", ""),
+                               query_param(request, "cursor"))
 
 
 @route("/tasks/{task_id}/samples/{sample_id}/view", methods=["GET"])
@@ -85,7 +92,7 @@ def view_sample(task_id, sample_id):
 
 @route("/tasks/{task_id}/invites", methods=["POST"])
 def create_invites(task_id):
-    who = principal_from_request(bp.current_request)
+    who = caller()
     task = tasks.owned(who, task_id)
     spec = body(bp.current_request, InviteBody)
     return json_response({"invites": invites.create(task, spec.emails, spec.expires_in,

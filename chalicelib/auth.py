@@ -3,6 +3,7 @@
 Tokens are checked inside the routes, not by an API Gateway authorizer, so that 401/403
 answers carry CORS headers and the browser can show "your link expired".
 """
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ ALGORITHM = "HS256"
 # invites.py registers the one that refuses revoked invite tokens.
 TOKEN_CHECKS: list = []
 DEFAULT_TTL = 7 * 24 * 3600
+# A user id is stored as a DynamoDB key and shown to owners: printable, at most 256 characters.
+SUB = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+MAX_SCOPED_TASKS = 100
 
 
 @dataclass(frozen=True)
@@ -23,13 +27,18 @@ class Principal:
     sub: str
     email: str | None = None
     roles: tuple[str, ...] = ()
-    # Task ids an invite token is limited to; None means not limited.
+    # Task ids the token is limited to, on every route; None means not limited.
     tasks: tuple[str, ...] | None = None
+    # The invite record an invite token stands for: such a token only ever annotates.
+    invite: str | None = None
     claims: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.roles
+        return "admin" in self.roles and self.invite is None
+
+    def in_scope(self, task_id: str) -> bool:
+        return self.tasks is None or task_id in self.tasks
 
     def names(self) -> set[str]:
         """The identifiers a task's annotator or owner list may name this user by."""
@@ -58,16 +67,37 @@ def decode_token(token: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"The token is not valid ({exc}): use the link or token you were given.",
                            code="invalid_token") from None
-    roles, tasks = claims.get("roles") or [], claims.get("tasks")
-    if not isinstance(claims["sub"], str) or not isinstance(roles, list) or \
-            not (tasks is None or isinstance(tasks, list)):
-        raise Unauthorized("The token's claims are malformed (sub must be a string, roles and "
-                           "tasks lists).", code="invalid_token")
+    _check_claims(claims)
     for check in TOKEN_CHECKS:
         check(claims)
+    tasks = claims.get("tasks")
     return Principal(sub=claims["sub"], email=claims.get("email"),
-                     roles=tuple(map(str, roles)),
-                     tasks=None if tasks is None else tuple(map(str, tasks)), claims=claims)
+                     roles=tuple(claims.get("roles") or ()),
+                     tasks=None if tasks is None else tuple(tasks), invite=claims.get("inv"),
+                     claims=claims)
+
+
+def _strings(value, most: int) -> bool:
+    return isinstance(value, list) and len(value) <= most and \
+        all(isinstance(v, str) and SUB.match(v) for v in value)
+
+
+def _check_claims(claims: dict) -> None:
+    """A correctly signed token can still carry claims of the wrong shape: refuse it whole."""
+    inv, tasks, email = claims.get("inv"), claims.get("tasks"), claims.get("email")
+    problems = [
+        not isinstance(claims["sub"], str) or not SUB.match(claims["sub"]),
+        email is not None and not (isinstance(email, str) and SUB.match(email)),
+        not _strings(claims.get("roles") or [], 20),
+        tasks is not None and not _strings(tasks, MAX_SCOPED_TASKS),
+        # An invite stands for exactly one task.
+        inv is not None and not (isinstance(inv, str) and SUB.match(inv) and
+                                 isinstance(tasks, list) and len(tasks) == 1),
+    ]
+    if any(problems):
+        raise Unauthorized("The token's claims are malformed (sub: 1-256 printable characters; "
+                           "email a string; roles and tasks lists of strings; an invite names "
+                           "one task): ask for a new link.", code="invalid_token")
 
 
 def principal_from_request(request) -> Principal:

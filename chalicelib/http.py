@@ -7,21 +7,25 @@ idempotent by submission_id).
 import functools
 import json
 import logging
+import re
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import CORSConfig, Response
 from pynamodb.exceptions import PynamoDBException
 
 from .errors import ApiError, BadRequest, TooLarge, Unavailable
-from .validation import MAX_BODY_BYTES, parse
+from .validation import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
 
 log = logging.getLogger("cloud-annotator")
 # botocore logs every credential and endpoint lookup at INFO: noise in Lambda's logs and locally.
 logging.getLogger("botocore").setLevel(logging.WARNING)
 
-# Every route, core or blueprint, answers browsers on other origins (the static pages).
+# Every route, core or blueprint, answers browsers on other origins (the static pages), and
+# reads its body as JSON whatever Content-Type was sent (curl -d sends form-urlencoded; a claim
+# has no body at all): a caller's Content-Type is never a reason to refuse.
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"],
                   expose_headers=["Retry-After"], max_age=600)
+ROUTE_OPTIONS = {"cors": CORS, "content_types": ["*/*"]}
 
 RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                    "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
@@ -36,11 +40,32 @@ def body(request, model):
                        code="body_too_large")
     try:
         data = json.loads(raw or b"null")
+    except RecursionError:
+        _too_deep()
     except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON ({exc}).", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    if _depth(data) > MAX_JSON_DEPTH:
+        _too_deep()
     return parse(model, data)
+
+
+def _too_deep():
+    raise BadRequest(f"The body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep; "
+                     "flatten it.", code="invalid_json")
+
+
+def _depth(value) -> int:
+    """Nesting depth, without recursion (a deep body must not exhaust the stack here either)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def query_param(request, name: str, default=None):
@@ -61,13 +86,21 @@ def int_param(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _error_code(exc: Exception) -> str | None:
+    """The AWS error code; PynamoDB's own property fails on causes without a response (a
+    read timeout), so read it here."""
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    response = getattr(cause, "response", None) or {}
+    return response.get("Error", {}).get("Code")
+
+
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, BotoCoreError):  # connection reset, timeout, endpoint unreachable
         return True
     if isinstance(exc, PynamoDBException):
         cause = exc.cause
         return cause is None or isinstance(cause, BotoCoreError) or \
-            str(exc.cause_response_code) in RETRYABLE_CODES
+            str(_error_code(exc)) in RETRYABLE_CODES
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
@@ -91,6 +124,12 @@ def api(view):
         except ApiError as err:
             return json_response(err.body(), err.status, err.headers)
         except Exception as exc:  # noqa: BLE001 -- the last line of defence of every route
+            if _error_code(exc) == "ValidationException":
+                # The database refused a value no retry will change (a key too long, say).
+                log.warning("value refused by the database: %r", exc)
+                err = BadRequest("A value in this request cannot be stored (too long, empty or "
+                                 "malformed): check ids and names.", code="invalid_value")
+                return json_response(err.body(), err.status, err.headers)
             if _retryable(exc):
                 log.warning("retryable backend failure: %r", exc)
                 err = Unavailable()
@@ -100,3 +139,14 @@ def api(view):
                                             "Something went wrong on our side; it was logged."}},
                                  500)
     return wrapper
+
+
+def framework_envelope(event, get_response):
+    """HTTP middleware: the answers Chalice gives itself (405 for a method a path lacks, say)
+    use the error envelope too: {"Code": "MethodNotAllowedError", ...} -> "method_not_allowed"."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = re.sub(r"(?<!^)(?=[A-Z])", "_", body["Code"].removesuffix("Error")).lower()
+        response.body = {"error": {"code": code, "message": body.get("Message") or code}}
+    return response

@@ -22,7 +22,8 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from . import config, sources, storage
-from .errors import TooLarge
+from .auth import Principal
+from .errors import BadRequest, TooLarge
 from .models import Sample, Task
 from .validation import FeatureCollection, SampleSpec
 
@@ -89,14 +90,14 @@ class Prepared:
     extras: dict[str, dict]   # sample id -> {"media": ..., "problem": ...}
 
 
-def prepare_import(task: Task, specs: list) -> Prepared:
+def prepare_import(who: Principal, task: Task, specs: list) -> Prepared:
     """Ingest every file of every new sample (in parallel) and build the registration.
 
     Samples already registered are passed on untouched (register() skips them or answers 409),
     so resuming a large import does not pay for ingest checks of what is done."""
     registered = {s.sample_id for s in Sample.batch_get([(task.task_id, s.id) for s in specs])}
     # Every reference is checked (a 4xx) before any file is touched.
-    work = {(spec.id, name): (name, *sources.resolve(task.task_id, ref))
+    work = {(spec.id, name): (name, *sources.resolve(who, task, ref))
             for spec in specs if spec.id not in registered
             for name, ref in spec.files.items() if not ref.startswith("https://")}
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -130,9 +131,17 @@ def prepare_import(task: Task, specs: list) -> Prepared:
 
 
 def _ingest_file(task: Task, name: str, bucket: str, key: str) -> dict:
-    if name in MASK_NAMES:
-        return _mask_annotation(task, bucket, key)
-    return ingest_object(bucket, key)
+    try:
+        if name in MASK_NAMES:
+            return _mask_annotation(task, bucket, key)
+        return ingest_object(bucket, key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            # A configured import bucket that was never created: the whole import is wrong.
+            raise BadRequest(f"Cannot read s3://{bucket}/{key}: the bucket does not exist; ask "
+                             "the deployment's operator to create it or fix IMPORT_BUCKETS.",
+                             code="invalid_source") from None
+        raise
 
 
 def _mask_annotation(task: Task, bucket: str, key: str) -> dict:

@@ -9,20 +9,48 @@ user tokens carry no `inv` claim.
 Tokens are shown once, when minted; the table keeps who, when and until when, never the token.
 """
 import secrets
-import time
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import size
 
-from . import auth
-from .errors import NotFound, Unauthorized
+from . import auth, clock
+from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .models import Invite, Task
+from .validation import MAX_ANNOTATORS
 
 MAX_INVITES_PER_REQUEST = 100
+MAX_INVITES_PER_TASK = 2000
 
 
 def create(task: Task, emails: list[str], ttl_seconds: int, by: str) -> list[dict]:
-    """Mint one token per email; invitees join a task whose annotators are a closed list."""
-    now = int(time.time())
+    """Mint one token per email; invitees join a task whose annotators are a closed list.
+    Limits are checked before anything is written: a refused request mints nothing."""
+    emails = list(dict.fromkeys(emails))
+    made = Invite.count(task.task_id)
+    if made + len(emails) > MAX_INVITES_PER_TASK:
+        raise BadRequest(f"Task '{task.task_id}' has {made} invites; at most "
+                         f"{MAX_INVITES_PER_TASK} can be made. Revoke or reuse old ones, or open "
+                         "the task to every signed-in user (annotators: null).",
+                         code="too_many_invites")
+    if task.annotators is not None:
+        missing = [e for e in emails if e not in task.annotators]
+        if len(task.annotators) + len(missing) > MAX_ANNOTATORS:
+            raise BadRequest(f"Task '{task.task_id}' lists {len(task.annotators)} annotators; "
+                             f"at most {MAX_ANNOTATORS} fit. Remove some (PATCH annotators), or "
+                             "open the task to every signed-in user (annotators: null).",
+                             code="too_many_annotators")
+        if missing:
+            # Conditional on the size just checked: two invite requests at once cannot
+            # together grow the list past the limit.
+            try:
+                task.update(actions=[Task.annotators.set(Task.annotators.append(missing))],
+                            condition=size(Task.annotators) <= MAX_ANNOTATORS - len(missing))
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                raise Conflict("The task's annotators changed while inviting: repeat the request.",
+                               code="annotators_changed") from None
+    now = clock.now()
     out = []
     for email in emails:
         invite = Invite(task.task_id, secrets.token_hex(8), email=email, created_by=by,
@@ -31,10 +59,6 @@ def create(task: Task, emails: list[str], ttl_seconds: int, by: str) -> list[dic
         token = auth.mint_token(email, email=email, tasks=[task.task_id],
                                 ttl_seconds=ttl_seconds, inv=invite.invite_id)
         out.append({**to_json(invite), "token": token})
-    if task.annotators is not None:
-        missing = [e for e in emails if e not in task.annotators]
-        if missing:
-            task.update(actions=[Task.annotators.set(Task.annotators.append(missing))])
     return out
 
 
@@ -49,7 +73,7 @@ def revoke(task: Task, invite_id: str) -> dict:
         raise NotFound(f"Task '{task.task_id}' has no invite '{invite_id}'; list them with "
                        f"GET /tasks/{task.task_id}/invites.", code="invite_not_found") from None
     if invite.revoked_at is None:
-        invite.update(actions=[Invite.revoked_at.set(int(time.time()))])
+        invite.update(actions=[Invite.revoked_at.set(clock.now())])
     return to_json(invite)
 
 

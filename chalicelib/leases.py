@@ -22,6 +22,7 @@ now (fresh ones in sampling order, breadth first across N, then given-back and e
 never the leased or finished ones, so it costs the same at 100 or 100,000 samples.
 """
 import hashlib
+import json
 import random
 import secrets
 import uuid
@@ -127,21 +128,17 @@ def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
     return Lease(sample, lease_id, int(slot["exp"]), int(slot["at"]))
 
 
-def _cancelled(exc: TransactWriteError) -> list[str]:
-    """Which items of a cancelled transaction failed their condition."""
-    return [(r.code if r else "None") for r in (exc.cancellation_reasons or [])]
-
-
 RETRY_HERE = {"None", "ConditionalCheckFailed", "TransactionConflict"}
 
 
-def _retry_or_raise(exc: TransactWriteError) -> list[str]:
-    """Reasons per item when the write lost a race (look again); 503 for anything else
-    (throttling, service errors), which the caller retries with the same request."""
-    reasons = _cancelled(exc)
-    if not reasons or not set(reasons) <= RETRY_HERE:
+def _lost_race(tx, exc: TransactWriteError) -> set[str]:
+    """The names of the items whose condition failed when the write lost a race (look again);
+    503 for anything else (throttling, service errors, a lost answer), which the caller
+    retries with the same request."""
+    reasons = {(r.code if r else "None") for r in (exc.cancellation_reasons or [])}
+    if not reasons or not reasons <= RETRY_HERE:
         raise Unavailable("The database is busy; retry the same request.") from exc
-    return reasons
+    return tx.failed(exc)
 
 
 # --- claim ---------------------------------------------------------------------------------
@@ -175,15 +172,16 @@ def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
         # The member row must still show what we decided on: no lease, or a lapsed/stale one.
         seen = member.lease_id if member else None
         unchanged = Member.lease_id == seen if seen else Member.lease_id.does_not_exist()
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(sample, actions=actions, condition=cond)
-                tx.update(Member(task.task_id, user), condition=unchanged, actions=[
+            with tx:
+                tx.update(sample, actions=actions, condition=cond, name="sample")
+                tx.update(Member(task.task_id, user), condition=unchanged, name="member", actions=[
                     Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
                     Member.lease_exp.set(lease.expires_at)])
             return lease
         except TransactWriteError as exc:
-            _retry_or_raise(exc)  # the sample moved, or the user's other tab won: look again
+            _lost_race(tx, exc)  # the sample moved, or the user's other tab won: look again
     raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
 
 
@@ -243,14 +241,17 @@ def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -
         lease = _own_lease(task, user, sample_id, lease_id)
         leases, member_actions, changes = change(lease, as_dict(lease.sample.leases), t)
         actions, cond = _sample_write(task, lease.sample, leases, t, **changes)
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(lease.sample, actions=actions, condition=cond)
+            with tx:
+                tx.update(lease.sample, actions=actions, condition=cond, name="sample")
                 tx.update(Member(task.task_id, user), actions=member_actions,
-                          condition=Member.lease_id == lease_id)
+                          condition=Member.lease_id == lease_id, name="member")
             return lease
         except TransactWriteError as exc:
-            if _retry_or_raise(exc)[1] == "ConditionalCheckFailed":
+            # The member row moved on: the lease is gone. Only the sample changed (a draft or
+            # another slot's holder): look again.
+            if "member" in _lost_race(tx, exc):
                 raise lease_lost(sample_id) from exc
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")
 
@@ -286,7 +287,7 @@ def _store(task_id: str, sample_id: str, annotation: dict) -> str:
 def _version_put(tx, task_id, sample_id, version, kind, user, t, key, annotation):
     tx.save(Version(sample_key(task_id, sample_id), version, kind=kind, by=user, at=t, s3_key=key,
                     features=len(annotation.get("features", []))),
-            condition=Version.version.does_not_exist())
+            condition=Version.version.does_not_exist(), name="version")
 
 
 def _next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
@@ -307,31 +308,42 @@ def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict
         leases = as_dict(sample.leases)
         leases[user] = {**leases[user], "exp": t + task.lease_seconds}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(sample, actions=actions, condition=cond)
+            with tx:
+                tx.update(sample, actions=actions, condition=cond, name="sample")
                 tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
-                          actions=[Member.lease_exp.set(t + task.lease_seconds)])
+                          actions=[Member.lease_exp.set(t + task.lease_seconds)], name="member")
                 _version_put(tx, task.task_id, sample_id, version, "draft", user, t, key, annotation)
             return version
         except TransactWriteError as exc:
-            if _retry_or_raise(exc)[1] == "ConditionalCheckFailed":
+            if "member" in _lost_race(tx, exc):  # else the sample moved (a heartbeat): again
                 raise lease_lost(sample_id) from exc
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")
 
 
-def _submission_key(task_id: str, submission_id: str) -> str:
-    return f"{task_id}/{submission_id}"
+def _submission_key(task: Task, sample_id: str, user: str, submission_id: str) -> str:
+    # The task's uid, not its id: a task deleted and created again starts with no records.
+    return "/".join((task.task_id, task.uid, sample_id, submission_id, user))
 
 
-def previous_submission(task: Task, user: str, submission_id: str) -> Submission | None:
+def _digest(annotation: dict) -> str:
+    return hashlib.sha256(json.dumps(annotation, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def previous_submission(task: Task, user: str, sample_id: str, submission_id: str,
+                        digest: str) -> Submission | None:
+    """The first answer to this submit, when this is a retry of it; 409 when the key is being
+    reused for different content (a client bug that would otherwise lose an annotation)."""
     try:
-        sub = Submission.get(_submission_key(task.task_id, submission_id), consistent_read=True)
+        sub = Submission.get(_submission_key(task, sample_id, user, submission_id),
+                             consistent_read=True)
     except DoesNotExist:
         return None
-    if sub.user != user:
-        raise Conflict("This submission_id was already used by someone else: generate a new one.",
-                       code="duplicate_submission_id")
+    if sub.digest != digest:
+        raise Conflict("This submission_id was already used for a different annotation of this "
+                       "sample: generate a new one for each submit.", code="submission_id_reused")
     return sub
 
 
@@ -339,7 +351,8 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
            submission_id: str) -> int:
     """Store the submitted version and count it, all in one transaction; idempotent by
     `submission_id`: a repeat returns the version of the first and changes nothing."""
-    done = previous_submission(task, user, submission_id)
+    digest = _digest(annotation)
+    done = previous_submission(task, user, sample_id, submission_id, digest)
     if done:
         return int(done.version)
     first = _own_lease(task, user, sample_id, lease_id)
@@ -361,30 +374,34 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
                                       done=sample.done + 1)
         actions.append(Sample.submitters.add({user}))
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(sample, actions=actions, condition=cond)
+            with tx:
+                tx.update(sample, actions=actions, condition=cond, name="sample")
                 tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
+                          name="member",
                           actions=[Member.submitted.add(1), Member.open_submitted.add(0 if complete else 1),
                                    *_clear_member_lease()])
                 _version_put(tx, task.task_id, sample_id, version, "submitted", user, t, key,
                              annotation)
-                tx.update(task, condition=Task.task_id.exists(), actions=[
+                tx.update(task, condition=Task.task_id.exists(), name="task", actions=[
                     Task.annotations.add(1), Task.completed.add(1 if complete else 0)])
-                tx.save(Submission(_submission_key(task.task_id, submission_id), user=user,
-                                   sample_id=sample_id, version=version, at=t),
-                        condition=Submission.submission_key.does_not_exist())
+                tx.save(Submission(_submission_key(task, sample_id, user, submission_id),
+                                   digest=digest, user=user, sample_id=sample_id, version=version,
+                                   at=t),
+                        condition=Submission.submission_key.does_not_exist(), name="submission")
                 if complete:  # the earlier submitters' work on it is no longer open
                     _move_open(tx, task, sample.submitters, -1)
             return version
         except TransactWriteError as exc:
-            reasons = _retry_or_raise(exc)
-            if reasons[4] == "ConditionalCheckFailed":  # a concurrent retry of this submit won
-                return int(previous_submission(task, user, submission_id).version)
-            if reasons[1] == "ConditionalCheckFailed":
-                raise lease_lost(sample_id) from exc
-            if reasons[3] == "ConditionalCheckFailed":
+            failed = _lost_race(tx, exc)
+            if "submission" in failed:  # a concurrent copy of this very submit won: its answer
+                return int(previous_submission(task, user, sample_id, submission_id, digest).version)
+            if "task" in failed:
                 raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
+            if "member" in failed:
+                raise lease_lost(sample_id) from exc
+            # Only the sample moved (another annotator's slot, a heartbeat): look again.
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")
 
 
@@ -428,17 +445,17 @@ def end(task: Task, sample_id: str) -> list[str]:
         if not holders:
             return []
         actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(sample, actions=actions, condition=cond)
+            with tx:
+                tx.update(sample, actions=actions, condition=cond, name="sample")
                 for user, slot in holders.items():
                     # Only clear the member row if it still names this lease.
                     tx.update(Member(task.task_id, user), actions=_clear_member_lease(),
-                              condition=Member.lease_id == slot["id"])
+                              condition=Member.lease_id == slot["id"], name=f"member:{user}")
             return sorted(holders)
         except TransactWriteError as exc:
-            reasons = _retry_or_raise(exc)
-            if reasons[0] != "ConditionalCheckFailed":
+            if "sample" not in _lost_race(tx, exc):
                 # A holder's row moved on (they claimed elsewhere): end only the slot.
                 _drop_slots(task, sample_id)
                 return sorted(holders)
@@ -464,12 +481,15 @@ def reopen(task: Task, sample_id: str) -> Sample:
         extra = sample.done - task.annotations_per_sample + 1
         actions, cond = _sample_write(task, sample, as_dict(sample.leases), t, extra=extra,
                                       requeued_at=t)
+        tx = transaction()
         try:
-            with transaction() as tx:
-                tx.update(sample, actions=actions, condition=cond)
-                tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists())
+            with tx:
+                tx.update(sample, actions=actions, condition=cond, name="sample")
+                tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists(),
+                          name="task")
                 _move_open(tx, task, sample.submitters, +1)
             return sample
         except TransactWriteError as exc:
-            _retry_or_raise(exc)
+            if "task" in _lost_race(tx, exc):
+                raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")

@@ -10,7 +10,11 @@ invites      (task_id, invite_id)         -> task-scoped annotator tokens minted
 
 Table names come from TABLE_PREFIX; endpoints from the environment (AWS_ENDPOINT_URL).
 """
+import hashlib
+import json
+
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.attributes import (JSONAttribute, ListAttribute, MapAttribute, NumberAttribute,
                                  UnicodeAttribute, UnicodeSetAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -41,6 +45,9 @@ class Task(Model):
     annotators = ListAttribute(of=UnicodeAttribute, null=True)
     owners = ListAttribute(of=UnicodeAttribute, default=list)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
+    sources = ListAttribute(of=UnicodeAttribute, default=list)  # s3:// prefixes admins granted
+    # Random per creation: records keyed by it (submissions) die with the task, not its id.
+    uid = UnicodeAttribute(default="")
     created_by = UnicodeAttribute(default="")
     created_at = NumberAttribute(default=0)
     # Counters, moved only inside the transaction that makes the change they count.
@@ -69,6 +76,7 @@ class Sample(Model):
     order = NumberAttribute()
     files = MapAttribute(default=dict)          # name -> data-bucket key or https URL
     created_at = NumberAttribute(default=0)
+    spec = UnicodeAttribute(null=True)          # digest of what it was registered with
     # Lease slots: user -> {"id", "exp", "at"}; expired entries are dropped by the next writer.
     leases = MapAttribute(default=dict)
     submitters = UnicodeSetAttribute(default=set)
@@ -111,8 +119,11 @@ class Version(Model):
 
 
 class Submission(Model):
+    """The first answer to a submit, for idempotent retries: keyed by the task's uid (so it dies
+    with the task), sample, user and submission_id; `digest` tells a retry from a reuse."""
     Meta = _meta("submissions")
-    submission_key = UnicodeAttribute(hash_key=True)  # "<task_id>/<submission_id>"
+    submission_key = UnicodeAttribute(hash_key=True)
+    digest = UnicodeAttribute(default="")
     user = UnicodeAttribute()
     sample_id = UnicodeAttribute()
     version = NumberAttribute()
@@ -148,9 +159,47 @@ def create_tables() -> None:
 _connection = None
 
 
-def transaction() -> TransactWrite:
-    """A TransactWrite; its connection follows AWS_ENDPOINT_URL like the models do."""
-    global _connection
-    if _connection is None:
-        _connection = Connection(region=config.REGION)
-    return TransactWrite(connection=_connection)
+class Transaction(TransactWrite):
+    """A TransactWrite whose items have names, and whose retries cannot double-write.
+
+    - `failed(exc)` names the items whose condition failed. PynamoDB sends condition checks,
+      deletes, puts, then updates, not the order the code added them, so DynamoDB's
+      cancellation reasons are matched to items here, by that order, never by position.
+    - The ClientRequestToken is derived from the content: when a write lands but its answer is
+      lost, the SDK's retry sends the same items with the same token and DynamoDB returns the
+      first outcome (for 10 minutes) instead of failing the retry's own conditions.
+    """
+
+    def __init__(self):
+        global _connection
+        if _connection is None:  # follows AWS_ENDPOINT_URL like the models do
+            _connection = Connection(region=config.REGION)
+        super().__init__(connection=_connection)
+        self._names: dict[str, list[str]] = {"check": [], "delete": [], "put": [], "update": []}
+
+    def save(self, model, condition=None, return_values=None, *, name: str = ""):
+        super().save(model, condition=condition, return_values=return_values)
+        self._names["put"].append(name)
+
+    def update(self, model, actions, condition=None, return_values=None, *, name: str = "",
+               add_version_condition: bool = True):
+        super().update(model, actions, condition=condition, return_values=return_values,
+                       add_version_condition=add_version_condition)
+        self._names["update"].append(name)
+
+    def failed(self, exc: TransactWriteError) -> set[str]:
+        order = [n for kind in ("check", "delete", "put", "update") for n in self._names[kind]]
+        return {name for name, reason in zip(order, exc.cancellation_reasons or [])
+                if reason is not None and reason.code == "ConditionalCheckFailed"}
+
+    def _commit(self):
+        if self._client_request_token is None:
+            items = [self._condition_check_items, self._delete_items, self._put_items,
+                     self._update_items]
+            digest = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode())
+            self._client_request_token = digest.hexdigest()[:36]
+        return super()._commit()
+
+
+def transaction() -> Transaction:
+    return Transaction()

@@ -9,7 +9,14 @@ from . import clock
 from .models import Member, Sample, Task
 
 
-def progress(task: Task) -> dict:
+def counters(task: Task) -> dict:
+    """What the task row holds: no query at all."""
+    return {"total": int(task.total), "completed": int(task.completed),
+            "annotations": int(task.annotations)}
+
+
+def progress(task: Task, only: str | None = None) -> dict:
+    """`only`: show just this user's own count (what an annotator may see of the others)."""
     t = clock.now()
     members = list(Member.query(task.task_id, consistent_read=True))
     fully_leased = Sample.dispatch.count(task.task_id, Sample.dispatch_key > f"{t:010d}~")
@@ -20,5 +27,6 @@ def progress(task: Task) -> dict:
         "in_progress": sum(1 for m in members if m.lease_id and (m.lease_exp or 0) > t),
         "available": max(0, total - completed - fully_leased),
         "annotations": int(task.annotations),
-        "by_annotator": {m.user: {"submitted": int(m.submitted)} for m in members if m.submitted},
+        "by_annotator": {m.user: {"submitted": int(m.submitted)} for m in members
+                         if m.submitted and only in (None, m.user)},
     }

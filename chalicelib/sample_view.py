@@ -3,10 +3,11 @@ the latest annotation (or a chosen version). Takes no lease and changes nothing,
 dashboard can open any sample, even one an annotator is working on."""
 from pynamodb.exceptions import DoesNotExist
 
-from . import clock, storage
+from . import clock, sources, storage
 from .errors import NotFound
 from .leases import as_dict, status
 from .models import Sample, Task, Version, sample_key
+from .samples import signed_files
 
 
 def view(task: Task, sample_id: str, version: int | None) -> dict:
@@ -21,8 +22,9 @@ def view(task: Task, sample_id: str, version: int | None) -> dict:
         "status": status(task, sample, clock.now()),
         "problem": sample.problem,
         # A refused sample's files may be missing or unreadable: nothing to sign.
-        "files": {} if sample.problem else {n: storage.file_url(r) for n, r in as_dict(sample.files).items()},
-        "thumbnails": {n: storage.presign_get(m["thumbnail"]) for n, m in media.items()},
+        "files": {} if sample.problem else signed_files(task, sample),
+        "thumbnails": {n: storage.presign_get(sources.signable(task, m["thumbnail"]))
+                       for n, m in media.items()},
         "media": media,
         **_annotation(task, sample, version),
     }

@@ -5,15 +5,24 @@ bucket, see uploads.py), `s3://<bucket>/<key>` in a bucket the deployment names 
 IMPORT_BUCKETS (registered without copying the original; only its browser-ready copy is
 written, to the data bucket), or an https URL (passed through). Anything else is a 400: the
 API must not become a way to read arbitrary buckets with the service's role.
+
+Tenancy: a task's files live under its own prefixes (`uploads/<task_id>/` and their
+browser-ready copies). Import buckets are shared by every task, so an owner may list and import
+only under the s3:// prefixes an admin granted to the task (`sources`); admins may use any
+configured import bucket. Every key is checked when a sample is registered and again when a
+URL is signed, so a row written before these checks can never leak another task's object.
 """
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
 from . import config, storage
+from .auth import Principal
 from .errors import BadRequest, Forbidden
+from .models import Task
 
 MAX_LIST = 1000
+MAX_CURSOR_BYTES = 1024
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -23,30 +32,84 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def _allowed(bucket: str) -> None:
+def _allowed(who: Principal, task: Task, bucket: str, key: str) -> None:
     if bucket not in config.IMPORT_BUCKETS:
         names = ", ".join(config.IMPORT_BUCKETS) or "none are configured"
         raise Forbidden(f"Bucket '{bucket}' is not open for imports (IMPORT_BUCKETS: {names}); "
                         "ask the deployment's operator to add it.", code="bucket_not_allowed")
+    if not who.is_admin and not _granted(task, bucket, key):
+        granted = ", ".join(task.sources or []) or "none"
+        raise Forbidden(f"s3://{bucket}/{key} is outside the prefixes granted to task "
+                        f"'{task.task_id}' (granted: {granted}); ask an admin to grant it.",
+                        code="source_not_granted")
 
 
-def resolve(task_id: str, ref: str) -> tuple[str, str]:
+def _granted(task: Task, bucket: str, key: str) -> bool:
+    uri = f"s3://{bucket}/{key}"
+    return any(uri.startswith(p if p.endswith("/") else p + "/") or uri == p.rstrip("/")
+               for p in task.sources or [])
+
+
+def task_prefixes(task_id: str) -> tuple[str, ...]:
+    """The data-bucket prefixes that hold a task's own files."""
+    upload = f"uploads/{task_id}/"
+    return upload, f"derived/{config.DATA_BUCKET}/{upload}", f"annotations/{task_id}/"
+
+
+def _key_of_task(task: Task, key: str, imported_anywhere: bool) -> bool:
+    if ".." in key.split("/"):
+        return False
+    if key.startswith(task_prefixes(task.task_id)):
+        return True
+    if key.startswith("derived/"):  # a browser-ready copy: derived/<bucket>/<key>/<file>
+        bucket, _, rest = key.removeprefix("derived/").partition("/")
+        if bucket in config.IMPORT_BUCKETS:
+            return imported_anywhere or _granted(task, bucket, rest.rsplit("/", 1)[0])
+    return False
+
+
+def _foreign(task: Task, ref: str) -> Forbidden:
+    return Forbidden(f"'{ref}' is not a file of task '{task.task_id}': register keys under "
+                     f"uploads/{task.task_id}/ (POST /tasks/{task.task_id}/uploads gives them), "
+                     "an import the task was granted, or an https:// URL.", code="foreign_file")
+
+
+def check_registrable(task: Task, refs) -> None:
+    """Registration: every key named must be the task's own (403 otherwise)."""
+    for ref in refs:
+        if not ref.startswith("https://") and not _key_of_task(task, ref, imported_anywhere=False):
+            raise _foreign(task, ref)
+
+
+def signable(task: Task, ref: str) -> str:
+    """Signing: the key again (rows may predate the check). Import copies are accepted from any
+    import bucket here, because only an import, which checked the grant, writes those keys."""
+    if not ref.startswith("https://") and not _key_of_task(task, ref, imported_anywhere=True):
+        raise _foreign(task, ref)
+    return ref
+
+
+def resolve(who: Principal, task: Task, ref: str) -> tuple[str, str]:
     """(bucket, key) of a non-URL file reference, or a 4xx saying what is allowed."""
     if ref.startswith("s3://"):
         bucket, key = parse_s3_uri(ref)
-        _allowed(bucket)
+        _allowed(who, task, bucket, key)
         return bucket, key
-    if ref.startswith(f"uploads/{task_id}/") and ".." not in ref.split("/"):
+    if ref.startswith(f"uploads/{task.task_id}/") and ".." not in ref.split("/"):
         return config.DATA_BUCKET, ref
-    raise BadRequest(f"'{ref}' is not a file of this task: use the keys POST /tasks/{task_id}/"
+    raise BadRequest(f"'{ref}' is not a file of this task: use the keys POST /tasks/{task.task_id}/"
                      "uploads returned, s3://<import bucket>/<key> or an https:// URL.",
                      code="invalid_file_ref")
 
 
-def list_prefix(uri: str, cursor: str | None) -> dict:
+def list_prefix(who: Principal, task: Task, uri: str, cursor: str | None) -> dict:
     """One page of the objects under an s3:// prefix of an import bucket."""
     bucket, prefix = parse_s3_uri(uri)
-    _allowed(bucket)
+    _allowed(who, task, bucket, prefix)
+    if cursor is not None and (len(cursor.encode()) > MAX_CURSOR_BYTES or
+                               any(ord(c) < 32 for c in cursor)):
+        raise BadRequest("The cursor is not one this API returned: start again without it.",
+                         code="invalid_cursor")
     # The cursor is the last key of the previous page (StartAfter): any string is a valid
     # cursor, so a caller cannot make S3 fail on a malformed continuation token.
     kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": MAX_LIST, "StartAfter": cursor or ""}

@@ -1,11 +1,10 @@
 """Tasks: create, read, change, delete, and who may see or manage one."""
 import re
 import secrets
-import time
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import invites, storage, uploads
+from . import clock, invites, storage, uploads
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .models import Member, Sample, Task, Version, sample_key
@@ -15,7 +14,11 @@ from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
 FIXED_ONCE_FILLED = ("sampling", "annotations_per_sample")
 PUBLIC_FIELDS = ("name", "description", "instructions", "labels", "client_config", "sampling",
                  "annotations_per_sample", "lease_seconds", "min_completion_time",
-                 "sample_visibility", "annotators", "owners", "tags", "created_by", "created_at")
+                 "sample_visibility", "tags", "created_at")
+# Who else works on a task, and where its files come from: for its owners and admins only.
+OWNER_FIELDS = ("annotators", "owners", "sources", "created_by")
+# Fields only an admin may set: they open data outside the task's own prefix.
+ADMIN_FIELDS = ("sources",)
 
 
 def get(task_id: str) -> Task:
@@ -27,11 +30,15 @@ def get(task_id: str) -> Task:
 
 
 def is_owner(principal: Principal, task: Task) -> bool:
+    """Owners and admins manage a task; a token limited to other tasks, or an invite token
+    (which only ever annotates), never does, whatever its email owns."""
+    if not principal.in_scope(task.task_id) or principal.invite is not None:
+        return False
     return principal.is_admin or bool(principal.names() & set(task.owners or []))
 
 
 def can_see(principal: Principal, task: Task) -> bool:
-    if principal.tasks is not None and task.task_id not in principal.tasks:
+    if not principal.in_scope(task.task_id):
         return False
     if is_owner(principal, task) or task.annotators is None:
         return True
@@ -54,9 +61,18 @@ def owned(principal: Principal, task_id: str) -> Task:
     return task
 
 
-def list_visible(principal: Principal) -> list[Task]:
-    # The tasks table is small (one row per task); samples are never scanned.
-    return sorted((t for t in Task.scan() if can_see(principal, t)), key=lambda t: t.created_at)
+def list_visible(principal: Principal, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+    """A page of the tasks the caller may see, oldest first; the cursor is the last task id.
+    The tasks table is small (one row per task); samples are never scanned."""
+    seen = sorted((t for t in Task.scan() if can_see(principal, t)),
+                  key=lambda t: (t.created_at, t.task_id))
+    ids = [t.task_id for t in seen]
+    if cursor is not None and cursor not in ids:
+        raise BadRequest("The cursor is not one this API returned (or that task was deleted): "
+                         "start again without it.", code="invalid_cursor")
+    start = ids.index(cursor) + 1 if cursor is not None else 0
+    page = seen[start:start + limit]
+    return page, (page[-1].task_id if start + limit < len(seen) else None)
 
 
 def _new_id(name: str) -> str:
@@ -64,15 +80,19 @@ def _new_id(name: str) -> str:
     return f"{slug}-{secrets.token_hex(3)}"
 
 
-def create(principal: Principal, body: TaskCreate) -> Task:
+def require_admin(principal: Principal, what: str = "create tasks") -> None:
     if not principal.is_admin:
-        raise Forbidden("Only admins may create tasks (a token with roles: [\"admin\"]).",
+        raise Forbidden(f"Only admins may {what} (a token with roles: [\"admin\"]).",
                         code="not_admin")
+
+
+def create(principal: Principal, body: TaskCreate) -> Task:
+    require_admin(principal)
     fields = body.model_dump(exclude_none=True, exclude={"id"})
     name = fields.pop("name", None) or body.id or "Untitled task"
     owners = list(dict.fromkeys([principal.sub, *fields.pop("owners", [])]))
     task = Task(body.id or _new_id(name), name=name, owners=owners, created_by=principal.sub,
-                created_at=int(time.time()), annotators=fields.pop("annotators", None),
+                created_at=clock.now(), uid=secrets.token_hex(8), annotators=fields.pop("annotators", None),
                 labels=fields.pop("labels", None) or ["cell"],
                 client_config=fields.pop("client_config", None) or dict(DEFAULT_CLIENT_CONFIG),
                 **fields)
@@ -86,8 +106,10 @@ def create(principal: Principal, body: TaskCreate) -> Task:
     return task
 
 
-def update(task: Task, body: TaskFields) -> Task:
+def update(principal: Principal, task: Task, body: TaskFields) -> Task:
     changes = body.model_dump(exclude_unset=True)
+    if any(f in changes for f in ADMIN_FIELDS):
+        require_admin(principal, f"change {', '.join(ADMIN_FIELDS)}")
     fixed = [f for f in FIXED_ONCE_FILLED if f in changes and changes[f] != getattr(task, f)]
     if fixed and task.total:
         raise Conflict(f"{', '.join(fixed)} cannot change once samples are registered: create a "
@@ -123,8 +145,10 @@ def delete(task: Task, confirm: str | None) -> None:
     task.delete()
 
 
-def to_json(task: Task, progress: dict | None = None) -> dict:
-    out = {"id": task.task_id, **{f: getattr(task, f) for f in PUBLIC_FIELDS}}
+def to_json(task: Task, progress: dict | None = None, full: bool = True) -> dict:
+    """`full`: with the owner-only fields (the caller owns the task or is an admin)."""
+    shown = PUBLIC_FIELDS + (OWNER_FIELDS if full else ())
+    out = {"id": task.task_id, **{f: getattr(task, f) for f in shown}}
     if progress is not None:
         out["progress"] = progress
     return out

@@ -4,25 +4,38 @@ Annotations are GeoJSON FeatureCollections in Kaibu's convention: pixel coordina
 with extent [0, 0, W, H], x = column, y = H - row. Limits (documented in the README):
 MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per annotation.
 """
-import math
+import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
+                      ValidationError, field_validator, model_validator)
 
 from .errors import BadRequest, TooLarge
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_JSON_DEPTH = 32
 MAX_FEATURES = 10_000
 MAX_VERTICES = 250_000
 MAX_SAMPLES_PER_REQUEST = 1000
+# Pixel coordinates beyond this are mistakes (images are at most a few 10,000 px wide).
+MAX_COORDINATE = 1e7
+# A task is one DynamoDB item (at most 400 KB): every field that can grow is bounded so that
+# all of them at their limits still fit.
+MAX_CLIENT_CONFIG_BYTES = 16 * 1024
+MAX_ANNOTATORS = 500
+MAX_OWNERS = 50
+MAX_TAGS = 50
+MAX_LABELS = 200
+MAX_SOURCES = 20
 
 TaskId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-SampleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+SAMPLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SampleId = Annotated[str, StringConstraints(pattern=SAMPLE_ID.pattern)]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[str, StringConstraints(max_length=20_000)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
 
 DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_type": "polygon",
                          "draw_freehand": True, "draw_edge_color": "#0BF737"}
@@ -37,9 +50,10 @@ class Strict(BaseModel):
 def _position(p) -> list[float]:
     if not isinstance(p, (list, tuple)) or len(p) not in (2, 3):
         raise ValueError("a position must be [x, y] (pixels)")
-    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-               for c in p):
-        raise ValueError("coordinates must be finite numbers")
+    # Compared, not converted: float(10**400) would overflow; NaN and infinities fail too.
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and
+               -MAX_COORDINATE <= c <= MAX_COORDINATE for c in p):
+        raise ValueError(f"coordinates must be finite numbers within ±{MAX_COORDINATE:.0e} pixels")
     return list(p)
 
 
@@ -130,22 +144,40 @@ class FeatureCollection(BaseModel):
 
 # --- tasks ---------------------------------------------------------------------------------
 
+def _bounded_config(config: dict) -> dict:
+    size = len(json.dumps(config, separators=(",", ":")).encode())
+    if size > MAX_CLIENT_CONFIG_BYTES:
+        raise ValueError(f"client_config is {size} bytes as JSON; at most {MAX_CLIENT_CONFIG_BYTES}")
+    return config
+
+
+def _s3_prefix(uri: str) -> str:
+    if not uri.startswith("s3://") or len(uri.split("/", 3)) < 4 or not uri.split("/")[2]:
+        raise ValueError("a source is s3://<import bucket>/<prefix>/")
+    return uri
+
+
+S3Prefix = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_s3_prefix)]
+
+
 class TaskFields(Strict):
     """What an admin may set on a task; PATCH takes any subset."""
     name: Name | None = None
     description: Text | None = None
     instructions: Text | None = None
-    labels: Annotated[list[Label], Field(min_length=1, max_length=200)] | None = None
-    client_config: dict | None = None
+    labels: Annotated[list[Label], Field(min_length=1, max_length=MAX_LABELS)] | None = None
+    client_config: Annotated[dict, AfterValidator(_bounded_config)] | None = None
     sampling: Literal["sequential", "random"] | None = None
     # A completing submit updates every submitter's row in its transaction (100 items at most).
     annotations_per_sample: Annotated[int, Field(ge=1, le=50)] | None = None
     lease_seconds: Annotated[int, Field(ge=5, le=7 * 24 * 3600)] | None = None
     min_completion_time: Annotated[int, Field(ge=0, le=24 * 3600)] | None = None
     sample_visibility: Literal["protected", "public"] | None = None
-    annotators: list[Name] | None = None
-    owners: list[Name] | None = None
-    tags: list[Label] | None = None
+    annotators: Annotated[list[Name], Field(max_length=MAX_ANNOTATORS)] | None = None
+    owners: Annotated[list[Name], Field(max_length=MAX_OWNERS)] | None = None
+    tags: Annotated[list[Label], Field(max_length=MAX_TAGS)] | None = None
+    # s3:// prefixes of import buckets this task's owners may list and import from; set by admins.
+    sources: Annotated[list[S3Prefix], Field(max_length=MAX_SOURCES)] | None = None
 
 
 class TaskCreate(TaskFields):

@@ -117,7 +117,7 @@ def seed(stack):
                       aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"])
     samples = []
     for sid, png, annotation in make_samples():
-        key = f"{TASK_ID}/{sid}/image.png"
+        key = f"uploads/{TASK_ID}/{sid}/image.png"
         s3.put_object(Bucket=stack.env["DATA_BUCKET"], Key=key, Body=png, ContentType="image/png")
         samples.append({"id": sid, "files": {"image.png": key}, "annotation": annotation})
     for path, body in (("/tasks", TASK), (f"/tasks/{TASK_ID}/samples?exist_ok=1", {"samples": samples})):

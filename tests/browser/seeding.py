@@ -11,6 +11,7 @@ import numpy as np
 import requests
 from botocore.config import Config
 from PIL import Image, ImageDraw
+from tests.settings import HTTP_TIMEOUT
 
 WIDTH, HEIGHT = 480, 360
 
@@ -90,20 +91,20 @@ class Seeder:
             "client_config": fields.pop("client_config", {"draw_label": labels[0], "draw_shape_type": "Polygon"}),
             **fields,
         }
-        r = requests.post(f"{self.api_url}/tasks", json=body, headers=self.headers, timeout=10)
+        r = requests.post(f"{self.api_url}/tasks", json=body, headers=self.headers, timeout=HTTP_TIMEOUT)
         r.raise_for_status()
         samples = []
         for i in range(n_samples):
-            key = f"{task_id}/s{i:03d}/image.png"
+            key = f"uploads/{task_id}/s{i:03d}/image.png"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=image(i), ContentType="image/png")
             samples.append({"id": f"s{i:03d}", "files": {"image.png": key}, "annotation": pre_annotation})
         if samples:
             r = requests.post(f"{self.api_url}/tasks/{task_id}/samples", json={"samples": samples},
-                              headers=self.headers, timeout=30)
+                              headers=self.headers, timeout=HTTP_TIMEOUT)
             r.raise_for_status()
         return task_id
 
     def get(self, path: str):
-        r = requests.get(f"{self.api_url}{path}", headers=self.headers, timeout=10)
+        r = requests.get(f"{self.api_url}{path}", headers=self.headers, timeout=HTTP_TIMEOUT)
         r.raise_for_status()
         return r.json()

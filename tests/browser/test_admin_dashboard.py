@@ -6,6 +6,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from .driver import shown_sample
+from tests.settings import HTTP_TIMEOUT, UI_TIMEOUT_MS
 
 
 def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_path):
@@ -26,7 +27,7 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_be_visible()
 
     admin.set_input_files("#files", files)
-    expect(admin.locator(".upload-summary")).to_contain_text("3 samples added", timeout=30_000)
+    expect(admin.locator(".upload-summary")).to_contain_text("3 samples added", timeout=UI_TIMEOUT_MS)
     expect(admin.locator("#uploads li[data-state=uploaded]")).to_have_count(3)
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 3")
 
@@ -42,7 +43,7 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     assert shown_sample(annotator) in {"field-0", "field-1", "field-2"}
     # The dashboard's live leases show who holds what (refreshed every few seconds); End frees it.
     lease = admin.locator("#leases tbody tr")
-    expect(lease).to_contain_text("alice@lab.org", timeout=15_000)
+    expect(lease).to_contain_text("alice@lab.org", timeout=UI_TIMEOUT_MS)
     lease.get_by_role("button", name="End").click()
     expect(lease).to_have_count(0)
     expect(admin.locator("#annotators tbody")).to_be_empty()
@@ -55,7 +56,7 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
         dt.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
         document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
     }""")
-    expect(admin.locator(".upload-summary").last).to_contain_text("1 samples added", timeout=30_000)
+    expect(admin.locator(".upload-summary").last).to_contain_text("1 samples added", timeout=UI_TIMEOUT_MS)
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 4")
 
     # Any sample opens read-only, its annotation drawn the right way up: a square at the top
@@ -63,13 +64,13 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     square = [[5, 64], [15, 64], [15, 54], [5, 54], [5, 64]]
     imported = requests.post(
         f"{stack.api_url}/tasks/dashboard-task/imports", headers=stack.auth(stack.admin_token()),
-        timeout=30, json={"samples": [{"id": "with-shape", "files": {
+        timeout=HTTP_TIMEOUT, json={"samples": [{"id": "with-shape", "files": {
             "image.png": "uploads/dashboard-task/field-0/image.png"}, "annotation": {
             "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"label": "nucleus"},
                                                        "geometry": {"type": "Polygon", "coordinates": [square]}}]}}]})
     assert imported.status_code == 201, imported.text
     row = admin.locator("#samples tr[data-sample=with-shape]")
-    expect(row).to_contain_text("64×64 uint8", timeout=15_000)
+    expect(row).to_contain_text("64×64 uint8", timeout=UI_TIMEOUT_MS)
     row.get_by_role("button", name="View").click()
     expect(admin.locator("#sample-view-title")).to_contain_text("with-shape")
     expect(admin.locator("#sample-view-shapes")).to_have_attribute("data-shapes", "1")

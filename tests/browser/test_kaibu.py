@@ -7,6 +7,7 @@ from devstack.processes import free_ports
 
 from .driver import open_annotator, shown_sample
 from .stored import stored_annotations
+from tests.settings import UI_TIMEOUT_MS
 
 PRE = {"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": {"type": "Point", "coordinates": [10.0, 20.0]}, "properties": {"label": "cell"}}]}
@@ -32,7 +33,7 @@ def test_kaibu_adapter_drives_kaibu_and_round_trips_features(stack, site, kaibu_
     config = {"draw_label": "cell", "draw_shape_type": "Polygon", "draw_freehand": True, "draw_edge_color": "#0BF737"}
     task = seeder.task(2, labels=("cell",), client_config=config, pre_annotation=PRE)
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("kaibu-user"), viewer="kaibu")
-    sample = shown_sample(page, timeout=30_000)
+    sample = shown_sample(page, timeout=UI_TIMEOUT_MS)
     frame = kaibu_frame(page, kaibu_standin.url)
 
     (widget,) = calls(frame, "add_widget")
@@ -45,7 +46,7 @@ def test_kaibu_adapter_drives_kaibu_and_round_trips_features(stack, site, kaibu_
 
     frame.evaluate("f => window.lastLayer._draw(f)", DRAWN)  # the person draws a polygon in Kaibu
     frame.get_by_role("button", name="Submit").click()  # ...and presses Kaibu's Submit button
-    shown_sample(page, other_than=sample, timeout=30_000)
+    shown_sample(page, other_than=sample, timeout=UI_TIMEOUT_MS)
 
     # Two objects: the pre-annotation (1 feature) and the submission (it plus the drawn polygon).
     (stored,) = [a for a in stored_annotations(stack, task, sample) if len(a["features"]) == 2]

@@ -13,6 +13,7 @@ from .conftest import ROOT
 from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, shown_sample
 from .seeding import MARKERS
 from .stored import stored_annotations
+from tests.settings import UI_TIMEOUT_MS
 
 
 class KillableApi:
@@ -70,11 +71,11 @@ def test_api_killed_mid_submit_is_retried_and_stored_once(stack, site, seeder, n
 
     page.route("**/submit", first_submit_lands_then_the_api_dies)
     page.keyboard.press("Enter")
-    expect(page.locator("#banner")).to_contain_text("retrying", timeout=15_000)
+    expect(page.locator("#banner")).to_contain_text("retrying", timeout=UI_TIMEOUT_MS)
     assert page.evaluate("localStorage.getItem('annotator.outbox:' + window.annotator.task.id)")  # kept locally
 
     killable_api.start()
-    shown_sample(page, other_than=sample, timeout=60_000)
+    shown_sample(page, other_than=sample, timeout=UI_TIMEOUT_MS)
     expect(page.locator("#banner")).to_be_hidden()
 
     assert len(submits) >= 2 and len({s["submission_id"] for s in submits}) == 1

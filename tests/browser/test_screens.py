@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 from devstack.processes import free_ports
 
 from .driver import open_annotator
+from tests.settings import UI_TIMEOUT_MS
 
 
 def screen(page, kind):
@@ -34,7 +35,7 @@ def test_server_unreachable(stack, site, seeder, new_context):
     context = new_context()
     context.route("**/config.json", lambda route: route.fulfill(json={"apiUrl": f"http://127.0.0.1:{closed}"}))
     page = open_annotator(context, site.url, "any", stack.annotator_token("offline"))
-    expect(screen(page, "unreachable")).to_be_visible(timeout=15_000)
+    expect(screen(page, "unreachable")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
 
 

@@ -11,6 +11,7 @@ import requests
 from .conftest import ROOT
 from .driver import expect_shapes, open_annotator, shown_sample
 from .seeding import cell_field, png
+from tests.settings import HTTP_TIMEOUT
 
 W, H = 640, 480
 SEED = 100
@@ -46,8 +47,8 @@ def test_screenshot(stack, site, seeder, new_context, tmp_path):
     # Other annotators have been at work: the progress bar has something to show.
     bob = stack.auth(stack.annotator_token("bob"))
     for _ in range(13):
-        claim = requests.post(f"{stack.api_url}/tasks/{task}/claim", headers=bob, timeout=10).json()
-        requests.post(f"{stack.api_url}/tasks/{task}/samples/{claim['sample']['id']}/submit", headers=bob, timeout=10,
+        claim = requests.post(f"{stack.api_url}/tasks/{task}/claim", headers=bob, timeout=HTTP_TIMEOUT).json()
+        requests.post(f"{stack.api_url}/tasks/{task}/samples/{claim['sample']['id']}/submit", headers=bob, timeout=HTTP_TIMEOUT,
                       json={"lease_id": claim["lease"]["id"], "submission_id": claim["lease"]["id"],
                             "annotation": {"type": "FeatureCollection", "features": []}}).raise_for_status()
 

@@ -5,6 +5,7 @@ import uuid
 import requests
 
 from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
+from tests.settings import HTTP_TIMEOUT
 
 
 
@@ -17,7 +18,7 @@ class User:
     def call(self, method, path, retries=20, **kw):
         """Like a well-behaved client: repeats the same request on 503 after Retry-After."""
         for _ in range(retries):
-            resp = self.session.request(method, self.base + path, timeout=30, **kw)
+            resp = self.session.request(method, self.base + path, timeout=HTTP_TIMEOUT, **kw)
             if resp.status_code != 503:
                 return resp
             time.sleep(min(float(resp.headers.get("Retry-After", "0.2")), 0.2))
@@ -51,7 +52,7 @@ def make_task(stack, task_id, n_samples, **fields):
     resp = a.call("POST", "/tasks", json={"id": task_id, "name": task_id, **fields})
     assert resp.status_code == 201, resp.text
     for start in range(0, n_samples, 1000):
-        batch = [{"id": f"s{i:05d}", "files": {"image.png": f"img/{task_id}/s{i:05d}.png"}}
+        batch = [{"id": f"s{i:05d}", "files": {"image.png": f"uploads/{task_id}/s{i:05d}/image.png"}}
                  for i in range(start, min(n_samples, start + 1000))]
         resp = a.call("POST", f"/tasks/{task_id}/samples", json={"samples": batch})
         assert resp.status_code == 201, resp.text

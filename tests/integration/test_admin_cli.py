@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
+from tests.settings import HTTP_TIMEOUT
 
 ANNOTATE = str(Path(sys.executable).parent / "annotate")
 
@@ -22,7 +23,8 @@ ANNOTATE = str(Path(sys.executable).parent / "annotate")
 def cli(stack, tmp_path):
     """Run `annotate ARGS` as a user would; returns (exit code, stdout+stderr)."""
     env = {**os.environ, "ANNOTATE_CONFIG": str(tmp_path / "profiles.json"), "COLUMNS": "250",
-           "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token()}
+           "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token(),
+           "ANNOTATE_TIMEOUT": str(HTTP_TIMEOUT)}
 
     def run(*args, stdin=None, expect=0, **extra_env):
         done = subprocess.run([ANNOTATE, *args], input=stdin, capture_output=True, text=True,
@@ -50,16 +52,16 @@ def _claim_all(stack, task_id, token):
     headers = stack.auth(token)
     seen = {}
     while True:
-        claimed = requests.post(f"{stack.api_url}/tasks/{task_id}/claim", headers=headers, timeout=30)
+        claimed = requests.post(f"{stack.api_url}/tasks/{task_id}/claim", headers=headers, timeout=HTTP_TIMEOUT)
         if claimed.status_code == 204:
             return seen
         assert claimed.status_code == 200, claimed.text
         sample, lease = claimed.json()["sample"], claimed.json()["lease"]
         [url] = sample["files"].values()
-        seen[sample["id"]] = (Image.open(io.BytesIO(requests.get(url, timeout=30).content)), sample)
+        seen[sample["id"]] = (Image.open(io.BytesIO(requests.get(url, timeout=HTTP_TIMEOUT).content)), sample)
         submitted = requests.post(
             f"{stack.api_url}/tasks/{task_id}/samples/{sample['id']}/submit", headers=headers,
-            timeout=30, json={"lease_id": lease["id"], "annotation": sample["annotation"] or
+            timeout=HTTP_TIMEOUT, json={"lease_id": lease["id"], "annotation": sample["annotation"] or
                               {"type": "FeatureCollection", "features": []},
                               "submission_id": uuid.uuid4().hex})
         assert submitted.status_code == 200, submitted.text
@@ -144,7 +146,7 @@ def test_thousand_images_upload_and_a_rerun_uploads_nothing(cli, stack, tmp_path
     second_s = time.monotonic() - started
     assert "Uploaded 0 files" in second and "skipped 1000" in second and "0 samples added, 1000 existed" in second
     progress = requests.get(f"{stack.api_url}/tasks/many/progress",
-                            headers=stack.auth(stack.admin_token()), timeout=30).json()
+                            headers=stack.auth(stack.admin_token()), timeout=HTTP_TIMEOUT).json()
     assert progress["total"] == 1000
     print(f"\n1000 images: first run {first_s:.1f} s, resumed run {second_s:.1f} s")
 
@@ -164,7 +166,7 @@ def test_s3_prefix_and_url_list(cli, stack, tmp_path):
     urls.write_text("# one per line\nhttps://images.example.org/a/one.png\n\nhttps://images.example.org/b/two.png\n")
     assert "2 samples added" in cli("samples", "add", "remote", str(urls))
     detail = requests.get(f"{stack.api_url}/tasks/remote/samples/well-0",
-                          headers=stack.auth(stack.admin_token()), timeout=30).json()
+                          headers=stack.auth(stack.admin_token()), timeout=HTTP_TIMEOUT).json()
     assert detail["media"]["image.tif"]["source"] == f"s3://{bucket}/plate 7/well-0.tif"
     listed = cli("samples", "list", "remote")
     assert "https://images.example.org/a/one.png" not in listed and "one" in listed
@@ -201,7 +203,7 @@ def test_invite_list_revoke_and_progress(cli, stack, tmp_path):
     assert link.startswith(stack.site_url.rstrip("/") + "/index.html?task=invited#token=")
     token = link.split("#token=")[1]
     headers = stack.auth(token)
-    assert requests.get(f"{stack.api_url}/tasks/invited", headers=headers, timeout=30).status_code == 200
+    assert requests.get(f"{stack.api_url}/tasks/invited", headers=headers, timeout=HTTP_TIMEOUT).status_code == 200
     assert len(_claim_all(stack, "invited", token)) == 2  # alice, by her invite link, does the work
 
     progress = cli("progress", "invited")
@@ -209,7 +211,8 @@ def test_invite_list_revoke_and_progress(cli, stack, tmp_path):
     watching = subprocess.Popen([ANNOTATE, "progress", "invited", "--watch", "--interval", "0.5"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env={**os.environ, "ANNOTATE_CONFIG": str(tmp_path / "profiles.json"),
-                                     "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token()})
+                                     "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token(),
+           "ANNOTATE_TIMEOUT": str(HTTP_TIMEOUT)})
     try:
         out = _interrupt(watching)
     finally:
@@ -218,6 +221,6 @@ def test_invite_list_revoke_and_progress(cli, stack, tmp_path):
     listed = cli("invites", "invited")
     invite_id = next(line.split()[1] for line in listed.splitlines() if "alice@lab.org" in line)
     cli("revoke", "invited", invite_id)
-    refused = requests.get(f"{stack.api_url}/tasks/invited", headers=headers, timeout=30)
+    refused = requests.get(f"{stack.api_url}/tasks/invited", headers=headers, timeout=HTTP_TIMEOUT)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invite_revoked"
     assert "invite_not_found" in cli("revoke", "invited", "0000", expect=1)

@@ -6,6 +6,7 @@ import boto3
 import requests
 from client import admin, annotator, make_task, polygon
 from PIL import Image
+from tests.settings import HTTP_TIMEOUT
 
 
 def _put_png(stack, key):
@@ -18,7 +19,7 @@ def _put_png(stack, key):
 
 
 def test_claim_draft_submit_with_a_real_image(stack):
-    key = "flow/sample one/ü image.png"  # spaces and unicode must survive signing
+    key = "uploads/flow/sample one/ü image.png"  # spaces and unicode must survive signing
     _put_png(stack, key)
     a = admin(stack)
     assert a.call("POST", "/tasks", json={"id": "flow", "name": "Flow"}).status_code == 201
@@ -30,7 +31,7 @@ def test_claim_draft_submit_with_a_real_image(stack):
     claimed = alice.claim("flow")
     url = claimed["sample"]["files"]["image.png"]
     assert url.startswith(stack.moto_url) and "X-Amz-Signature" in url
-    image = requests.get(url, timeout=10)  # no auth header: the signed URL alone
+    image = requests.get(url, timeout=HTTP_TIMEOUT)  # no auth header: the signed URL alone
     assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(io.BytesIO(image.content)).size == (64, 48)
     assert claimed["sample"]["version"] == 0 and claimed["sample"]["annotation"]["features"]
@@ -73,7 +74,7 @@ def test_bad_requests_over_http_get_their_4xx(stack):
     resp = alice.on("bad", claimed, "submit", annotation={"type": "FeatureCollection"},
                     submission_id="abcdefgh1")
     assert resp.status_code == 400 and "features" in resp.json()["error"]["message"]
-    resp = requests.post(f"{stack.api_url}/tasks/bad/claim", timeout=10)
+    resp = requests.post(f"{stack.api_url}/tasks/bad/claim", timeout=HTTP_TIMEOUT)
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "missing_token"
     assert resp.headers.get("Access-Control-Allow-Origin") == "*"  # the browser can read it
     progress = admin(stack).call("GET", "/tasks/bad/progress").json()

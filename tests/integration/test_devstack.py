@@ -10,6 +10,7 @@ import requests
 from devstack import snapshot
 from devstack.processes import free_ports
 from devstack.stack import LocalStack
+from tests.settings import HTTP_TIMEOUT
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
 
@@ -45,15 +46,15 @@ def test_state_survives_a_restart_and_stop_leaves_no_process(tmp_path, ports):
     data_dir = tmp_path / "data"
     with LocalStack(log_dir=tmp_path / "logs").start(data_dir=data_dir, **ports) as first:
         bucket = first.env["DATA_BUCKET"]
-        aws("s3", first).put_object(Bucket=bucket, Key="persist/s 1/image.png", Body=PNG,
+        aws("s3", first).put_object(Bucket=bucket, Key="uploads/persist/s 1/image.png", Body=PNG,
                                     ContentType="image/png")
         admin = first.auth(first.admin_token())
-        created = requests.post(f"{first.api_url}/tasks", headers=admin, timeout=10,
+        created = requests.post(f"{first.api_url}/tasks", headers=admin, timeout=HTTP_TIMEOUT,
                                 json={"id": "persist", "name": "Persistence", "labels": ["cell"]})
         assert created.status_code == 201, created.text
         registered = requests.post(
-            f"{first.api_url}/tasks/persist/samples", headers=admin, timeout=10,
-            json={"samples": [{"id": "s1", "files": {"image.png": "persist/s 1/image.png"},
+            f"{first.api_url}/tasks/persist/samples", headers=admin, timeout=HTTP_TIMEOUT,
+            json={"samples": [{"id": "s1", "files": {"image.png": "uploads/persist/s 1/image.png"},
                                "annotation": None}]})
         assert registered.status_code == 201, registered.text
         groups = set(first.process_groups.values())
@@ -64,14 +65,14 @@ def test_state_survives_a_restart_and_stop_leaves_no_process(tmp_path, ports):
 
     with LocalStack(log_dir=tmp_path / "logs").start(data_dir=data_dir, **ports) as second:
         admin = second.auth(second.admin_token())
-        task = requests.get(f"{second.api_url}/tasks/persist", headers=admin, timeout=10)
+        task = requests.get(f"{second.api_url}/tasks/persist", headers=admin, timeout=HTTP_TIMEOUT)
         assert task.status_code == 200 and task.json()["name"] == "Persistence"
         sample = requests.get(f"{second.api_url}/tasks/persist/samples/s1", headers=admin,
                               timeout=10)
         assert sample.status_code == 200, sample.text
-        assert sample.json()["files"] == {"image.png": "persist/s 1/image.png"}
+        assert sample.json()["files"] == {"image.png": "uploads/persist/s 1/image.png"}
         obj = aws("s3", second).get_object(Bucket=second.env["DATA_BUCKET"],
-                                           Key="persist/s 1/image.png")
+                                           Key="uploads/persist/s 1/image.png")
         assert obj["Body"].read() == PNG and obj["ContentType"] == "image/png"
 
 
@@ -105,7 +106,7 @@ def test_stats_count_requests_at_the_wire(stack):
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
     for pk in ("a", "b", "c"):
         ddb.put_item(TableName=table, Item={"pk": {"S": pk}})
-    assert requests.post(f"{stack.moto_url}/_devstack/stats/reset", timeout=5).ok
+    assert requests.post(f"{stack.moto_url}/_devstack/stats/reset", timeout=HTTP_TIMEOUT).ok
 
     ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
     ddb.scan(TableName=table, FilterExpression="pk = :a",
@@ -114,7 +115,7 @@ def test_stats_count_requests_at_the_wire(stack):
     s3.get_object(Bucket=stack.env["DATA_BUCKET"], Key="stats/probe")
     time.sleep(3.5)  # a snapshot runs meanwhile: its own requests must not be counted
 
-    stats = requests.get(f"{stack.moto_url}/_devstack/stats", timeout=5).json()
+    stats = requests.get(f"{stack.moto_url}/_devstack/stats", timeout=HTTP_TIMEOUT).json()
     assert stats["dynamodb"] == {
         "GetItem": {"requests": 1, "errors": 0, "items_returned": 1, "items_read": 1},
         "Scan": {"requests": 1, "errors": 0, "items_returned": 1, "items_read": 3},
@@ -122,8 +123,8 @@ def test_stats_count_requests_at_the_wire(stack):
     assert stats["s3"] == {"PUT": {"requests": 1, "errors": 0},
                            "GET": {"requests": 1, "errors": 0}}
 
-    listed = requests.get(f"{stack.api_url}/tasks", timeout=10,
+    listed = requests.get(f"{stack.api_url}/tasks", timeout=HTTP_TIMEOUT,
                           headers=stack.auth(stack.tokens["admin"]))
     assert listed.status_code == 200
-    after = requests.get(f"{stack.moto_url}/_devstack/stats", timeout=5).json()
+    after = requests.get(f"{stack.moto_url}/_devstack/stats", timeout=HTTP_TIMEOUT).json()
     assert sum(op["requests"] for op in after["dynamodb"].values()) > 2

@@ -48,7 +48,7 @@ class Api:
         self.ok("POST", "/tasks", 201, body={"id": task_id, "name": task_id, **fields})
         if n_samples:
             self.ok("POST", f"/tasks/{task_id}/samples", 201, body={"samples": [
-                {"id": f"s{i:03d}", "files": {"image.png": f"img/s{i:03d}.png"}}
+                {"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"}}
                 for i in range(n_samples)]})
         return task_id
 

@@ -177,7 +177,8 @@ def test_invites_mint_list_and_revoke(api):
                   body={"emails": ["alice@lab.org"], "expires_in": 3600})["invites"]
     [invite] = made
     token = invite["token"]
-    assert api.ok("GET", "/tasks/inv", user=None, token=token)["annotators"] == ["bob@lab.org", "alice@lab.org"]
+    assert api.ok("GET", "/tasks/inv")["annotators"] == ["bob@lab.org", "alice@lab.org"]
+    assert "annotators" not in api.ok("GET", "/tasks/inv", user=None, token=token)  # owners only
     assert api.ok("POST", "/tasks/inv/claim", user=None, token=token)["sample"]["id"]
     # the token is limited to its task
     api.make_task("elsewhere", n_samples=1)

@@ -11,7 +11,7 @@ def test_claim_returns_signed_image_and_lease(api):
     assert status == 200
     assert got["sample"]["id"] == "s000"  # sequential: registration order
     url = got["sample"]["files"]["image.png"]
-    assert "X-Amz-Signature=" in url and "X-Amz-Expires=900" in url and "img/s000.png" in url
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=900" in url and "uploads/t/s000/image.png" in url
     assert got["sample"]["annotation"] is None and got["sample"]["version"] == 0
     assert got["lease"]["id"] and got["lease"]["expires_at"] > 0
 
@@ -137,9 +137,10 @@ def test_submit_is_idempotent_by_submission_id(api):
     p = api.progress("t")
     assert (p["annotations"], p["completed"]) == (1, 1)
     assert len(api.ok("GET", f"/tasks/t/samples/{c['sample']['id']}")["versions"]) == 1
+    # Keys are per user and sample: the same id from someone else is their own (lease-less) submit.
     status, data = api.call("POST", f"/tasks/t/samples/{c['sample']['id']}/submit", user="bob",
                             body={"lease_id": "x", "annotation": polygon(), "submission_id": sub_id})
-    assert status == 409 and data["error"]["code"] == "duplicate_submission_id"
+    assert status == 409 and data["error"]["code"] == "lease_lost"
 
 
 def test_overlap_needs_distinct_annotators(api):
@@ -186,7 +187,7 @@ def test_public_samples_can_be_opened_by_name(api):
 def test_pre_annotation_is_version_zero(api):
     api.make_task("t", n_samples=0)
     api.ok("POST", "/tasks/t/samples", 201, body={"samples": [
-        {"id": "a", "files": {"image.png": "dir with space/ü.png"}, "annotation": polygon(x=7)}]})
+        {"id": "a", "files": {"image.png": "uploads/t/dir with space/ü.png"}, "annotation": polygon(x=7)}]})
     _, c = api.claim("t", "alice")
     assert c["sample"]["version"] == 0
     assert c["sample"]["annotation"]["features"][0]["geometry"]["coordinates"][0][0] == [7, 10]
@@ -263,8 +264,8 @@ def test_wrong_lease_and_unknown_sample(api):
 
 def test_sample_registration_rules(api):
     api.make_task("t", n_samples=2)
-    body = {"samples": [{"id": "s001", "files": {"image.png": "x.png"}},
-                        {"id": "new", "files": {"image.png": "y.png"}}]}
+    body = {"samples": [{"id": "s001", "files": {"image.png": "uploads/t/x.png"}},
+                        {"id": "new", "files": {"image.png": "uploads/t/y.png"}}]}
     status, data = api.call("POST", "/tasks/t/samples", body=body)
     assert status == 409 and "s001" in data["error"]["message"]
     assert api.progress("t")["total"] == 2
@@ -280,7 +281,7 @@ def test_sample_registration_rules(api):
         status, data = api.call("POST", "/tasks/t/samples", body=bad)
         assert status == 400, (bad, data)
     status, data = api.call("POST", "/tasks/t/samples", body={"samples": [
-        {"id": f"x{i}", "files": {"i.png": "k"}} for i in range(1001)]})
+        {"id": f"x{i}", "files": {"i.png": "uploads/t/k"}} for i in range(1001)]})
     assert status == 413
     assert api.call("POST", "/tasks/t/samples", user="alice", body=body)[0] == 403
     assert api.progress("t")["total"] == 3
