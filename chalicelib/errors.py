@@ -41,6 +41,14 @@ class TooLarge(ApiError):
     status, code = 413, "too_large"
 
 
+class TooMany(ApiError):
+    """A documented rate limit was hit: the caller may repeat after `Retry-After` seconds."""
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, code: str | None = None, retry_after: int = 60):
+        super().__init__(message, code, headers={"Retry-After": str(max(1, retry_after))})
+
+
 class Unavailable(ApiError):
     """Retryable: the caller should repeat the same request after `Retry-After` seconds."""
     status, code = 503, "unavailable"

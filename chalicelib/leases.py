@@ -31,11 +31,24 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from . import clock, storage
-from .errors import Conflict, NotFound, Unavailable, lease_lost
+from .errors import Conflict, NotFound, TooMany, Unavailable, lease_lost
 from .models import Member, Sample, Submission, Task, Version, sample_key, transaction
 
 PAGE = 16            # candidates read per dispatch query
 MAX_ATTEMPTS = 8     # optimistic-write attempts before answering 503 (retryable)
+# Abuse bounds (README "Limits"): far above what a person annotating does.
+MAX_CLAIMS_PER_MINUTE = 60   # new leases per annotator and task (claim, skip, claim, ...)
+MAX_DRAFTS_PER_MINUTE = 60   # drafts per lease
+
+
+def _within_rate(minute, count, t: int, limit: int, what: str) -> int:
+    """The count of this minute after one more; 429 when that would pass `limit`."""
+    now_minute = t // 60
+    count = (int(count or 0) if minute == now_minute else 0) + 1
+    if count > limit:
+        raise TooMany(f"At most {limit} {what} per minute: wait a moment, then go on.",
+                      code="rate_limited", retry_after=60 - t % 60)
+    return count
 
 # --- derived sample state ------------------------------------------------------------------
 
@@ -162,6 +175,8 @@ def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
         if sample_id is None and member and \
                 member.open_submitted >= task.total - task.completed:
             return None  # every unfinished sample already has this user's submission
+        claims = _within_rate(member and member.claim_minute, member and member.claims, t,
+                              MAX_CLAIMS_PER_MINUTE, "new images")
         sample = _named(task, user, sample_id, t) if sample_id else _pick(task, user, t, attempt)
         if sample is None:
             return None
@@ -178,7 +193,8 @@ def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
                 tx.update(sample, actions=actions, condition=cond, name="sample")
                 tx.update(Member(task.task_id, user), condition=unchanged, name="member", actions=[
                     Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
-                    Member.lease_exp.set(lease.expires_at)])
+                    Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
+                    Member.claims.set(claims)])
             return lease
         except TransactWriteError as exc:
             _lost_race(tx, exc)  # the sample moved, or the user's other tab won: look again
@@ -299,14 +315,22 @@ def _next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
 
 def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict) -> int:
     """Store a new draft version; saving also keeps the lease alive."""
+    first = _own_lease(task, user, sample_id, lease_id)
+    slot = as_dict(first.sample.leases)[user]
+    _within_rate(slot.get("draft_minute"), slot.get("drafts"), clock.now(), MAX_DRAFTS_PER_MINUTE,
+                 "saves of one image")  # before anything is stored
     key = _store(task.task_id, sample_id, annotation)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         t = clock.now()
-        lease = _own_lease(task, user, sample_id, lease_id)
+        lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = _next_version(sample, user, key)
         leases = as_dict(sample.leases)
-        leases[user] = {**leases[user], "exp": t + task.lease_seconds}
+        slot = leases[user]
+        drafts = _within_rate(slot.get("draft_minute"), slot.get("drafts"), t,
+                              MAX_DRAFTS_PER_MINUTE, "saves of one image")
+        leases[user] = {**slot, "exp": t + task.lease_seconds, "draft_minute": t // 60,
+                        "drafts": drafts}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
         tx = transaction()
         try:

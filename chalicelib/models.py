@@ -105,6 +105,9 @@ class Member(Model):
     lease_sample = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
     lease_exp = NumberAttribute(null=True)
+    # New leases taken in the minute `claim_minute` (epoch minute): claim/skip cycling is bounded.
+    claim_minute = NumberAttribute(null=True)
+    claims = NumberAttribute(null=True)
 
 
 class Version(Model):

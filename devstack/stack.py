@@ -97,8 +97,7 @@ class LocalStack:
 
     def _start_api(self, port):
         self.api_url = f"http://127.0.0.1:{port}"
-        chalice = Path(sys.executable).with_name("chalice")
-        argv = [str(chalice), "local", "--stage", STAGE, "--no-autoreload",
+        argv = [sys.executable, "-m", "devstack.api_server", "--stage", STAGE,
                 "--host", "127.0.0.1", "--port", str(port)]
         self.procs["api"] = spawn("api", argv, self._child_env(), ROOT, self.log_dir)
         wait_http(f"{self.api_url}/health", self.procs["api"], timeout=60)

@@ -38,6 +38,14 @@ def stale_once(monkeypatch):
     return arm
 
 
+@pytest.fixture(autouse=True)
+def counters_match_a_recount_after_each_test(aws):
+    """Whatever a test did, `python -m chalicelib.reconcile` would find nothing to fix."""
+    yield
+    for task in Task.scan():
+        assert_no_drift(task.task_id)
+
+
 def assert_no_drift(task_id):
     report = reconcile.drift(task_id)
     assert report == {}, report
@@ -380,3 +388,47 @@ def test_any_content_type_is_read_as_json_and_framework_answers_use_the_envelope
 def test_creating_a_task_checks_who_before_what(api):
     status, data = api.call("POST", "/tasks", user="alice", body={"colour": "red"})
     assert status == 403 and data["error"]["code"] == "not_admin"
+
+
+# --- limits and abuse ---------------------------------------------------------------------
+
+def test_claim_and_skip_cycling_is_bounded_per_minute(api, time_travel):
+    time_travel.advance(60 - int(__import__("time").time()) % 60)  # start of a minute
+    api.make_task("t", n_samples=3)
+    for _ in range(leases.MAX_CLAIMS_PER_MINUTE):
+        _, c = api.claim("t", "alice")
+        api.ok("POST", f"/tasks/t/samples/{c['sample']['id']}/release", user="alice",
+               body={"lease_id": c["lease"]["id"]})
+    status, data = api.claim("t", "alice")
+    assert status == 429 and data["error"]["code"] == "rate_limited", data
+    assert api.progress("t")["in_progress"] == 0
+    assert api.claim("t", "bob")[0] == 200  # per annotator
+    time_travel.advance(60)
+    assert api.claim("t", "alice")[0] == 200
+
+
+def test_drafts_per_lease_are_bounded_per_minute(api, time_travel):
+    time_travel.advance(60 - int(__import__("time").time()) % 60)
+    api.make_task("t", n_samples=1)
+    _, c = api.claim("t", "alice")
+    path, body = "/tasks/t/samples/s000/draft", {"lease_id": c["lease"]["id"], "annotation": polygon()}
+    for _ in range(leases.MAX_DRAFTS_PER_MINUTE):
+        api.ok("PUT", path, user="alice", body=body)
+    status, data = api.call("PUT", path, user="alice", body=body)
+    assert status == 429 and data["error"]["code"] == "rate_limited", data
+    versions = api.ok("GET", "/tasks/t/samples/s000")["versions"]
+    assert len(versions) == leases.MAX_DRAFTS_PER_MINUTE  # the refused one stored nothing
+    time_travel.advance(60)
+    assert api.call("PUT", path, user="alice", body=body)[0] == 200
+
+
+def test_the_task_list_is_paginated_and_reads_no_progress(api):
+    for i in range(5):
+        api.make_task(f"t{i}", n_samples=0)
+    page = api.ok("GET", "/tasks?limit=2")
+    assert [t["id"] for t in page["tasks"]] == ["t0", "t1"] and page["cursor"] == "t1"
+    assert set(page["tasks"][0]["progress"]) == {"total", "completed", "annotations"}
+    rest = api.ok("GET", f"/tasks?limit=10&cursor={page['cursor']}")
+    assert [t["id"] for t in rest["tasks"]] == ["t2", "t3", "t4"] and rest["cursor"] is None
+    status, data = api.call("GET", "/tasks?cursor=gone")
+    assert status == 400 and data["error"]["code"] == "invalid_cursor"
