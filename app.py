@@ -135,8 +135,8 @@ def _claimed(task, who, lease):
 @route("/tasks/{task_id}/claim", methods=["POST"])
 def claim(task_id):
     who = caller()
-    task = tasks.visible(who, task_id)
-    lease = leases.claim(task, who.sub)
+    task, member = tasks.visible_with_member(who, task_id)
+    lease = leases.claim(task, who.sub, member=member)
     return Response(body="", status_code=204) if lease is None else _claimed(task, who, lease)
 
 
@@ -180,9 +180,9 @@ def submit(task_id, sample_id):
     who = caller()
     task = tasks.visible(who, task_id)
     spec = request_body(SubmitBody)
-    version = leases.submit(task, who.sub, sample_id, spec.lease_id,
+    receipt = leases.submit(task, who.sub, sample_id, spec.lease_id,
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
-    return {"version": version, "progress": progress.progress(tasks.get(task_id))}
+    return {"version": receipt.version, "progress": progress.after_submit(task, receipt, who.sub)}
 
 
 # --- task administration -------------------------------------------------------------------

@@ -37,7 +37,7 @@ from .models import Member, Sample, Submission, Task, Version, sample_key, trans
 PAGE = 16            # candidates read per dispatch query
 MAX_ATTEMPTS = 8     # optimistic-write attempts before answering 503 (retryable)
 # Abuse bounds (README "Limits"): far above what a person annotating does.
-MAX_CLAIMS_PER_MINUTE = 60   # new leases per annotator and task (claim, skip, claim, ...)
+MAX_CLAIMS_PER_MINUTE = 120  # new leases per annotator and task (claim, skip, claim, ...)
 MAX_DRAFTS_PER_MINUTE = 60   # drafts per lease
 
 
@@ -128,6 +128,17 @@ class Lease:
     lease_id: str
     expires_at: int
     started_at: int
+    member: Member | None = None
+
+
+@dataclass
+class Receipt:
+    """What a submit did: its version, the caller's submissions in the task since, and whether
+    it completed the sample (and so moved the task's `completed` counter) just now."""
+    version: int
+    submitted: int
+    completed: bool = False
+    repeat: bool = False
 
 
 def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
@@ -138,7 +149,7 @@ def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
     if not member or member.lease_id != lease_id or member.lease_sample != sample_id or \
             not slot or slot["id"] != lease_id:
         raise lease_lost(sample_id)
-    return Lease(sample, lease_id, int(slot["exp"]), int(slot["at"]))
+    return Lease(sample, lease_id, int(slot["exp"]), int(slot["at"]), member)
 
 
 RETRY_HERE = {"None", "ConditionalCheckFailed", "TransactionConflict"}
@@ -156,15 +167,20 @@ def _lost_race(tx, exc: TransactWriteError) -> set[str]:
 
 # --- claim ---------------------------------------------------------------------------------
 
-def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
+UNREAD = object()  # claim(member=...) not given: read it here
+
+
+def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) -> Lease | None:
     """Lease a sample to `user`: theirs again if they hold a live lease, else the next one.
 
-    `sample_id` opens a named sample (tasks with public sample visibility).
+    `sample_id` opens a named sample (tasks with public sample visibility). `member`: the
+    caller's member row, when the route read it with the task (models.task_and_member).
     Returns None when nothing is left for this user.
     """
     for attempt in range(MAX_ATTEMPTS):
         t = clock.now()
-        member = _member(task.task_id, user)
+        if attempt or member is UNREAD:
+            member = _member(task.task_id, user)
         if member and member.lease_id and member.lease_exp and member.lease_exp > t:
             held = _held(task, user, member)
             if held and (sample_id is None or held.sample.sample_id == sample_id):
@@ -372,13 +388,13 @@ def previous_submission(task: Task, user: str, sample_id: str, submission_id: st
 
 
 def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict,
-           submission_id: str) -> int:
+           submission_id: str) -> Receipt:
     """Store the submitted version and count it, all in one transaction; idempotent by
     `submission_id`: a repeat returns the version of the first and changes nothing."""
     digest = _digest(annotation)
     done = previous_submission(task, user, sample_id, submission_id, digest)
     if done:
-        return int(done.version)
+        return _repeat(task, user, done)
     first = _own_lease(task, user, sample_id, lease_id)
     waited = clock.now() - first.started_at
     if waited < task.min_completion_time:
@@ -416,17 +432,23 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
                         condition=Submission.submission_key.does_not_exist(), name="submission")
                 if complete:  # the earlier submitters' work on it is no longer open
                     _move_open(tx, task, sample.submitters, -1)
-            return version
+            return Receipt(version, int(lease.member.submitted) + 1, complete)
         except TransactWriteError as exc:
             failed = _lost_race(tx, exc)
             if "submission" in failed:  # a concurrent copy of this very submit won: its answer
-                return int(previous_submission(task, user, sample_id, submission_id, digest).version)
+                return _repeat(task, user, previous_submission(task, user, sample_id,
+                                                               submission_id, digest))
             if "task" in failed:
                 raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
             if "member" in failed:
                 raise lease_lost(sample_id) from exc
             # Only the sample moved (another annotator's slot, a heartbeat): look again.
     raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+
+
+def _repeat(task: Task, user: str, first: Submission) -> Receipt:
+    member = _member(task.task_id, user)
+    return Receipt(int(first.version), int(member.submitted) if member else 0, repeat=True)
 
 
 def _move_open(tx, task: Task, users, step: int) -> None:

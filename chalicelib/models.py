@@ -206,3 +206,21 @@ class Transaction(TransactWrite):
 
 def transaction() -> Transaction:
     return Transaction()
+
+
+def task_and_member(task_id: str, user: str) -> tuple[Task | None, Member | None]:
+    """The task row and the user's member row in one consistent BatchGetItem: the first read of
+    every claim, one request instead of two."""
+    wanted = {Task.Meta.table_name: {"Keys": [{"task_id": {"S": task_id}}], "ConsistentRead": True},
+              Member.Meta.table_name: {"Keys": [{"task_id": {"S": task_id}, "user": {"S": user}}],
+                                       "ConsistentRead": True}}
+    client = Task._get_connection().connection.client
+    found: dict[str, list] = {}
+    while wanted:  # DynamoDB may hand back keys it did not get to; ask again for those
+        answer = client.batch_get_item(RequestItems=wanted)
+        for table, items in answer.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        wanted = answer.get("UnprocessedKeys") or {}
+    tasks, members = found.get(Task.Meta.table_name), found.get(Member.Meta.table_name)
+    return (Task.from_raw_data(tasks[0]) if tasks else None,
+            Member.from_raw_data(members[0]) if members else None)

@@ -1,5 +1,9 @@
 """A task's progress, exact at any moment without a scan of its samples.
 
+`progress` (GET /tasks/{id}/progress, the task view) reads one row per annotator of the task
+and counts the fully leased samples on the dispatch index: O(annotators + live leases), never
+O(samples). Submits answer `after_submit` instead, which reads nothing.
+
 total/completed/annotations are counters moved in the same transaction as the change they
 count; in_progress counts live leases from the members rows (one per annotator, and an expired
 lease drops out by its time alone); available subtracts the samples whose every open slot is
@@ -13,6 +17,17 @@ def counters(task: Task) -> dict:
     """What the task row holds: no query at all."""
     return {"total": int(task.total), "completed": int(task.completed),
             "annotations": int(task.annotations)}
+
+
+def after_submit(task: Task, receipt, user: str) -> dict:
+    """What a submit answers: the counters it moved itself, from the task row read at the start
+    of the request (no read after the write; another annotator's concurrent submit may not be
+    in it yet), and the caller's own count. Constant cost whatever the number of annotators."""
+    out = counters(task)
+    if not receipt.repeat:
+        out["completed"] += int(receipt.completed)
+        out["annotations"] += 1
+    return {**out, "by_annotator": {user: {"submitted": receipt.submitted}}}
 
 
 def progress(task: Task, only: str | None = None) -> dict:

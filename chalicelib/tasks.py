@@ -7,7 +7,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from . import clock, invites, storage, uploads
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
-from .models import Member, Sample, Task, Version, sample_key
+from .models import Member, Sample, Task, Version, sample_key, task_and_member
 from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
 
 # Settings that decide dispatch order and completeness: fixed once samples exist.
@@ -25,8 +25,12 @@ def get(task_id: str) -> Task:
     try:
         return Task.get(task_id, consistent_read=True)
     except DoesNotExist:
-        raise NotFound(f"There is no task '{task_id}'; list tasks with GET /tasks.",
-                       code="task_not_found") from None
+        raise _not_found(task_id) from None
+
+
+def _not_found(task_id: str) -> NotFound:
+    return NotFound(f"There is no task '{task_id}'; list tasks with GET /tasks.",
+                    code="task_not_found")
 
 
 def is_owner(principal: Principal, task: Task) -> bool:
@@ -46,7 +50,18 @@ def can_see(principal: Principal, task: Task) -> bool:
 
 
 def visible(principal: Principal, task_id: str) -> Task:
-    task = get(task_id)
+    return _seen(principal, get(task_id), task_id)
+
+
+def visible_with_member(principal: Principal, task_id: str) -> tuple[Task, Member | None]:
+    """visible(), and the caller's member row read in the same request (a claim needs both)."""
+    task, member = task_and_member(task_id, principal.sub)
+    if task is None:
+        raise _not_found(task_id)
+    return _seen(principal, task, task_id), member
+
+
+def _seen(principal: Principal, task: Task, task_id: str) -> Task:
     if not can_see(principal, task):
         raise Forbidden(f"You are not invited to task '{task_id}': ask its owner for an invite.",
                         code="not_invited")

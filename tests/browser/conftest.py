@@ -8,9 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.settings import UI_TIMEOUT_MS
 
 from .seeding import Seeder
 from .sites import StaticSite
+
+# Every expectation waits for an outcome as long as a busy machine may need (5 s by default).
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"

@@ -19,6 +19,7 @@ NOT_IN_TABLE = ("/legacy",)
 def table() -> dict[tuple[str, str], dict[str, str]]:
     text = README.read_text()
     section = text[text.index("### Who may call what"):]
+    section = section[:section.index("\n#", 1)]
     rows = {}
     for line in section.splitlines():
         m = re.match(r"\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \|(.*)\|\s*$", line)
