@@ -396,13 +396,17 @@ def _move_open(tx, task: Task, users, step: int) -> None:
 
 # --- what an annotator starts from ---------------------------------------------------------
 
-def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None, int]:
+def start_head(task: Task, sample: Sample, user: str) -> dict | None:
     """The caller's own latest version; else, when one annotator per sample, anyone's latest
     (a lapsed lease's drafts are worth continuing); else the pre-annotation. Independent
-    annotators (N > 1) never see each other's work."""
+    annotators (N > 1) never see each other's work. {"v", "key"} or None."""
     heads = as_dict(sample.heads)
-    head = heads.get(f"u:{user}") or \
+    return heads.get(f"u:{user}") or \
         (heads.get("any") if task.annotations_per_sample == 1 else None) or heads.get("pre")
+
+
+def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None, int]:
+    head = start_head(task, sample, user)
     if not head:
         return None, 0
     return storage.get_json(head["key"]), int(head["v"])

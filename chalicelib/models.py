@@ -41,6 +41,9 @@ class Task(Model):
     annotators = ListAttribute(of=UnicodeAttribute, null=True)
     owners = ListAttribute(of=UnicodeAttribute, default=list)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
+    # The file names every sample has: images to show, and the one annotation file.
+    input_files = ListAttribute(of=UnicodeAttribute, default=list)
+    target_files = ListAttribute(of=UnicodeAttribute, default=list)
     created_by = UnicodeAttribute(default="")
     created_at = NumberAttribute(default=0)
     # Counters, moved only inside the transaction that makes the change they count.

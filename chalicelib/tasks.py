@@ -15,7 +15,8 @@ from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
 FIXED_ONCE_FILLED = ("sampling", "annotations_per_sample")
 PUBLIC_FIELDS = ("name", "description", "instructions", "labels", "client_config", "sampling",
                  "annotations_per_sample", "lease_seconds", "min_completion_time",
-                 "sample_visibility", "annotators", "owners", "tags", "created_by", "created_at")
+                 "sample_visibility", "annotators", "owners", "tags", "input_files", "target_files",
+                 "created_by", "created_at")
 
 
 def get(task_id: str) -> Task:

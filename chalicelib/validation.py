@@ -18,7 +18,8 @@ MAX_VERTICES = 250_000
 MAX_SAMPLES_PER_REQUEST = 1000
 
 TaskId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-SampleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+SAMPLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+SampleId = Annotated[str, StringConstraints(pattern=SAMPLE_ID_PATTERN)]
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -146,6 +147,9 @@ class TaskFields(Strict):
     annotators: list[Name] | None = None
     owners: list[Name] | None = None
     tags: list[Label] | None = None
+    # File names every sample has (the original system's layout): images, and the annotation.
+    input_files: Annotated[list[FileName], Field(max_length=32)] | None = None
+    target_files: Annotated[list[FileName], Field(max_length=1)] | None = None
 
 
 class TaskCreate(TaskFields):
@@ -215,7 +219,7 @@ class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
 
 
-def parse(model: type[BaseModel], data) -> BaseModel:
+def parse(model: type[BaseModel], data, what: str = "request body") -> BaseModel:
     """Validate `data`; any problem becomes a 400 naming the field and what to fix."""
     try:
         return model.model_validate(data)
@@ -228,5 +232,5 @@ def parse(model: type[BaseModel], data) -> BaseModel:
                 msg = "unknown field (remove it)"
             problems.append(f"{where}: {msg}")
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-        raise BadRequest("Invalid request body: " + "; ".join(problems) + more,
+        raise BadRequest(f"Invalid {what}: " + "; ".join(problems) + more,
                          code="invalid_body") from None
