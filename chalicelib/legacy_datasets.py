@@ -46,13 +46,8 @@ def refresh(task: Task, sample_id: str) -> dict:
     files = {n: upload_key(task.task_id, sample_id, n) for n in _input_names(task)}
     _spec(task, sample_id, files)  # a bad id is a 400 before anything is read
     target = legacy.target_name(task)
-    target_key = upload_key(task.task_id, sample_id, target)
-    annotation = None
-    if target in ingest.MASK_NAMES:  # a label mask: ingest turns it into the pre-annotation
-        if storage.exists(target_key):
-            files[target] = target_key
-    else:
-        annotation = legacy.read_annotation(target_key, what=f"{target} of sample '{sample_id}'")
+    annotation = legacy.read_annotation(upload_key(task.task_id, sample_id, target),
+                                        what=f"{target} of sample '{sample_id}'")
     prepared = ingest.prepare_import(task, [_spec(task, sample_id, files, annotation)])
     problem = prepared.extras.get(sample_id, {}).get("problem")
     if problem:
