@@ -359,6 +359,15 @@ def test_who_may_not(stack):
                             headers={"Authorization": f"Bearer {token}"} if token else {})
         assert resp.status_code == 401 and resp.json()["success"] is False
         assert resp.json()["detail"]
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"  # the plugin can read it
+    # The plugins run on ImJoy's origin: their requests with a token are preflighted.
+    preflight = requests.options(f"{stack.api_url}/legacy/task/leg-mine/sample/s1/complete",
+                                 timeout=HTTP_TIMEOUT, headers={
+                                     "Origin": "https://lib.imjoy.io",
+                                     "Access-Control-Request-Method": "POST",
+                                     "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
     # A session id that is not one; someone else's session, uploaded and all.
     admin(stack).call("POST", "/tasks/leg-mine/samples", json={"samples": [
         {"id": "s1", "files": {"dapi.png": "img/s1.png"}}]})
