@@ -187,6 +187,14 @@ def claim(task: Task, user: str, sample_id: str | None = None) -> Lease | None:
     raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
 
 
+def held(task: Task, user: str) -> Lease | None:
+    """The user's live lease in this task, if any."""
+    member = _member(task.task_id, user)
+    if member and member.lease_id and (member.lease_exp or 0) > clock.now():
+        return _held(task, user, member)
+    return None
+
+
 def _held(task: Task, user: str, member: Member) -> Lease | None:
     sample = get_sample(task.task_id, member.lease_sample)
     slot = as_dict(sample.leases).get(user)

@@ -18,6 +18,7 @@ from . import storage
 # original name -> ours
 RENAMED = {"sampling_method": "sampling", "user_per_sample": "annotations_per_sample",
            "expires_in": "lease_seconds"}
+ORIGINAL_NAME = {"annotators": "white_list", **{ours: old for old, ours in RENAMED.items()}}
 SAME = ("name", "description", "instructions", "labels", "client_config", "min_completion_time",
         "sample_visibility", "owners", "tags", "input_files", "target_files")
 NUMBERS = ("user_per_sample", "expires_in", "min_completion_time")
@@ -66,9 +67,9 @@ def task_from_legacy(body: dict, task_id: str, current: Task | None = None):
     for name, (allowed, reason) in INERT.items():
         if body.pop(name, None) not in (None, "", allowed):
             raise BadRequest(f"{name}: {reason}.", code="unsupported_field")
-    for ours in (*RENAMED.values(), "annotators"):
+    for ours, original in ORIGINAL_NAME.items():
         if ours in body:
-            raise BadRequest(f"{ours}: unknown field in this protocol (see docs/legacy.md).",
+            raise BadRequest(f"{ours}: unknown field; this protocol calls it {original}.",
                              code="invalid_body")
     for name in NUMBERS:
         if name in body and body[name] is None:
@@ -104,12 +105,10 @@ def _annotators(body: dict, current: Task | None) -> dict:
     return {"annotators": None}
 
 
-_OURS = {"annotators": "white_list", **{ours: old for old, ours in RENAMED.items()}}
-
 
 def _in_legacy_terms(message: str) -> str:
-    return re.sub(r"(?<![\w.])(" + "|".join(_OURS) + r")(?=[.:])",
-                  lambda m: _OURS[m.group(1)], message)
+    return re.sub(r"(?<![\w.])(" + "|".join(ORIGINAL_NAME) + r")(?=[.:])",
+                  lambda m: ORIGINAL_NAME[m.group(1)], message)
 
 
 # --- samples and sessions ------------------------------------------------------------------

@@ -5,18 +5,23 @@ for the session's target file. A PUT is not yet an annotation: `complete` reads 
 checks it like our own submit and submits it through leases.submit, with a submission id
 derived from the session so that a repeated `complete` counts nothing twice. An invalid file
 changes nothing: the lease stays with its annotator, who may upload again and complete.
+Opening another named sample leaves the current session: what it saved becomes a draft.
 """
 from . import legacy, leases, samples, storage
 from .auth import Principal
-from .errors import BadRequest, Forbidden, NotFound
+from .errors import ApiError, BadRequest, Forbidden, NotFound
 from .models import Task
 
 
 def claim(task: Task, who: Principal, sample_id: str | None = None) -> dict:
     """The caller's session: their live one again, the next sample, or the named one."""
-    if sample_id is not None and task.sample_visibility != "public":
-        raise Forbidden("This task hands samples out one at a time (sample_visibility "
-                        "'protected'): use Get Sample.", code="samples_protected")
+    if sample_id is not None:
+        if task.sample_visibility != "public":
+            raise Forbidden("This task hands samples out one at a time (sample_visibility "
+                            "'protected'): use Get Sample.", code="samples_protected")
+        current = leases.held(task, who.sub)
+        if current and current.sample.sample_id != sample_id:
+            _leave(task, who.sub, current)
     lease = leases.claim(task, who.sub, sample_id)
     if lease is None:
         raise NotFound(f"No sample of task '{task.task_id}' is left for you: every one is "
@@ -32,6 +37,21 @@ def claim(task: Task, who: Principal, sample_id: str | None = None) -> dict:
             "target_files": {name: storage.presign_put(upload)},
             "placeholder_files": {name: storage.presign_get(start)} if start else {},
             "expires_at": lease.expires_at}
+
+
+def _leave(task: Task, user: str, lease: leases.Lease) -> None:
+    """The plugin shows one sample at a time: the session it leaves can never be completed.
+    What it saved becomes a draft version (the original recorded an uncompleted version),
+    and the sample goes back to the pool."""
+    sample_id = lease.sample.sample_id
+    try:
+        saved = legacy.read_annotation(legacy.session_key(task.task_id, sample_id, lease.lease_id),
+                                       what="saved annotation")
+    except ApiError:
+        saved = None  # an invalid save is not worth keeping
+    if saved is not None:
+        leases.draft(task, user, sample_id, lease.lease_id, saved.model_dump(mode="json"))
+    leases.release(task, user, sample_id, lease.lease_id)
 
 
 def complete(task: Task, who: Principal, session: str) -> dict:

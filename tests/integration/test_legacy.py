@@ -214,6 +214,18 @@ def test_open_a_named_sample_only_on_public_sample_visibility(stack):
     opened = bob.get("/task/leg-open/sample/n2/update")  # double-click in the sample tree
     assert opened["sample_id"] == "n2" and opened["session_id"].startswith("n2@")
     assert opened["placeholder_files"] == {}
+    bob.save_annotation(opened["target_files"]["annotation.json"], feature_collection(5))
+    # Another double-click: the plugin leaves n2 for good, so its lease goes back to the pool
+    # and what was saved stays as a draft version to continue from.
+    assert bob.get("/task/leg-open/sample/n0/update")["sample_id"] == "n0"
+    native = admin(stack)
+    assert [(l["sample_id"], l["user"]) for l in
+            native.call("GET", "/tasks/leg-open/leases").json()["leases"]] == [("n0", "leg-bob")]
+    versions = native.call("GET", "/tasks/leg-open/samples/n2").json()["versions"]
+    assert [(v["version"], v["kind"], v["by"]) for v in versions] == [(1, "draft", "leg-bob")]
+    back = bob.get("/task/leg-open/sample/n2/update")
+    assert requests.get(back["placeholder_files"]["annotation.json"],
+                        timeout=HTTP_TIMEOUT).json() == feature_collection(5)
     owner.call("POST", "/task/leg-open/update", {**owner.get("/task/leg-open"),
                                                   "sample_visibility": "protected"})
     assert "Get Sample" in fails(403, bob.get, "/task/leg-open/sample/n1/update")
