@@ -20,7 +20,7 @@ def _input_names(task: Task) -> list[str]:
     return list(task.input_files)
 
 
-def _spec(task: Task, sample_id: str, files: dict, annotation=None) -> SampleSpec:
+def _spec(sample_id: str, files: dict, annotation=None) -> SampleSpec:
     return parse(SampleSpec, {"id": sample_id, "files": files, "annotation": annotation},
                  what="sample")
 
@@ -31,7 +31,7 @@ def _registered(task: Task, sample_id: str) -> bool:
 
 def upload_urls(task: Task, sample_id: str, exist_ok: bool) -> dict:
     names = [*_input_names(task), legacy.target_name(task)]
-    spec = _spec(task, sample_id, {n: upload_key(task.task_id, sample_id, n) for n in names})
+    spec = _spec(sample_id, {n: upload_key(task.task_id, sample_id, n) for n in names})
     if not exist_ok and _registered(task, sample_id):
         raise Conflict(f"Sample '{sample_id}' exists already: add ?exist_ok=1 to upload again "
                        "(the registered sample keeps its files).", code="sample_exists")
@@ -44,11 +44,13 @@ def refresh(task: Task, sample_id: str) -> dict:
     """Register an uploaded sample (nothing changes if it is registered already). A sample with
     a missing or unreadable file is refused and not registered, so a fixed upload can refresh."""
     files = {n: upload_key(task.task_id, sample_id, n) for n in _input_names(task)}
-    _spec(task, sample_id, files)  # a bad id is a 400 before anything is read
+    _spec(sample_id, files)  # a bad id is a 400 before anything is read
+    if _registered(task, sample_id):
+        return {"sample_id": sample_id, "created": False}
     target = legacy.target_name(task)
     annotation = legacy.read_annotation(upload_key(task.task_id, sample_id, target),
                                         what=f"{target} of sample '{sample_id}'")
-    prepared = ingest.prepare_import(task, [_spec(task, sample_id, files, annotation)])
+    prepared = ingest.prepare_import(task, [_spec(sample_id, files, annotation)])
     problem = prepared.extras.get(sample_id, {}).get("problem")
     if problem:
         raise BadRequest(f"Sample '{sample_id}' was not registered: {problem}.",
