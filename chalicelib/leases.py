@@ -230,6 +230,11 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
             return None
 
 
+def check_openable(task: Task, user: str, sample_id: str) -> None:
+    """The 4xx a claim of this named sample would answer now, if any."""
+    _named(task, user, sample_id, clock.now())
+
+
 def _named(task: Task, user: str, sample_id: str, t: int) -> Sample:
     sample = get_sample(task.task_id, sample_id)
     if user in sample.submitters:

@@ -21,6 +21,7 @@ def claim(task: Task, who: Principal, sample_id: str | None = None) -> dict:
                             "'protected'): use Get Sample.", code="samples_protected")
         current = leases.held(task, who.sub)
         if current and current.sample.sample_id != sample_id:
+            leases.check_openable(task, who.sub, sample_id)  # keep the current one if not
             _leave(task, who.sub, current)
     lease = leases.claim(task, who.sub, sample_id)
     if lease is None:

@@ -223,6 +223,11 @@ def test_open_a_named_sample_only_on_public_sample_visibility(stack):
             native.call("GET", "/tasks/leg-open/leases").json()["leases"]] == [("n0", "leg-bob")]
     versions = native.call("GET", "/tasks/leg-open/samples/n2").json()["versions"]
     assert [(v["version"], v["kind"], v["by"]) for v in versions] == [(1, "draft", "leg-bob")]
+    # A sample that cannot be opened leaves the current session as it was.
+    carol = Plugin(stack, stack.annotator_token("leg-carol-open"))
+    assert carol.get("/task/leg-open/sample/n1/update")["sample_id"] == "n1"
+    fails(409, bob.get, "/task/leg-open/sample/n1/update")
+    assert bob.get("/task/leg-open/sample")["sample_id"] == "n0"
     back = bob.get("/task/leg-open/sample/n2/update")
     assert requests.get(back["placeholder_files"]["annotation.json"],
                         timeout=HTTP_TIMEOUT).json() == feature_collection(5)
