@@ -8,11 +8,13 @@ from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
 from chalicelib.http import (ROUTE_OPTIONS, api, body, framework_envelope, int_param,
                              json_response, query_param)
+from chalicelib.routes.legacy import bp as legacy_routes
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
 app.register_blueprint(admin_routes)
 app.register_middleware(framework_envelope, "http")
+app.register_blueprint(legacy_routes, url_prefix="/legacy")
 
 
 def route(path, **kwargs):

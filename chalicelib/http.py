@@ -34,6 +34,11 @@ RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingExceptio
 
 
 def body(request, model):
+    return parse(model, json_object(request))
+
+
+def json_object(request) -> dict:
+    """The request's body as a JSON object, or a 4xx saying what is wrong with it."""
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
@@ -48,7 +53,7 @@ def body(request, model):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
     if _depth(data) > MAX_JSON_DEPTH:
         _too_deep()
-    return parse(model, data)
+    return data
 
 
 def _too_deep():
@@ -113,32 +118,38 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
-def api(view):
-    """Wraps a route: dicts become JSON 200s, ApiErrors their envelope, retryable backend
-    failures 503s; anything else is logged and answered as a plain 500."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            result = view(*args, **kwargs)
-            return result if isinstance(result, Response) else json_response(result)
-        except ApiError as err:
-            return json_response(err.body(), err.status, err.headers)
-        except Exception as exc:  # noqa: BLE001 -- the last line of defence of every route
-            if _error_code(exc) == "ValidationException":
-                # The database refused a value no retry will change (a key too long, say).
-                log.warning("value refused by the database: %r", exc)
-                err = BadRequest("A value in this request cannot be stored (too long, empty or "
-                                 "malformed): check ids and names.", code="invalid_value")
-                return json_response(err.body(), err.status, err.headers)
-            if _retryable(exc):
-                log.warning("retryable backend failure: %r", exc)
-                err = Unavailable()
-                return json_response(err.body(), err.status, err.headers)
-            log.exception("unhandled error")
-            return json_response({"error": {"code": "internal", "message":
-                                            "Something went wrong on our side; it was logged."}},
-                                 500)
-    return wrapper
+def answering(success, failure):
+    """A route wrapper for one protocol's envelope: `success(result)` is the body of a 200,
+    `failure(err)` the body of an ApiError's status; retryable backend failures become 503s;
+    anything else is logged and answered as a 500 in the same envelope."""
+    def wrap(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                result = view(*args, **kwargs)
+                return result if isinstance(result, Response) else json_response(success(result))
+            except ApiError as err:
+                return json_response(failure(err), err.status, err.headers)
+            except Exception as exc:  # noqa: BLE001 -- the last line of defence of every route
+                if _error_code(exc) == "ValidationException":
+                    # The database refused a value no retry will change (a key too long, say).
+                    log.warning("value refused by the database: %r", exc)
+                    err = BadRequest("A value in this request cannot be stored (too long, empty "
+                                     "or malformed): check ids and names.", code="invalid_value")
+                elif _retryable(exc):
+                    log.warning("retryable backend failure: %r", exc)
+                    err = Unavailable()
+                else:
+                    log.exception("unhandled error")
+                    err = ApiError("Something went wrong on our side; it was logged.",
+                                   code="internal", status=500)
+                return json_response(failure(err), err.status, err.headers)
+        return wrapper
+    return wrap
+
+
+# The native API: dicts become JSON 200s, errors {"error": {"code", "message"}}.
+api = answering(lambda result: result, ApiError.body)
 
 
 def framework_envelope(event, get_response):

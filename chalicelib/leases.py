@@ -217,6 +217,14 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
     raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
 
 
+def held(task: Task, user: str) -> Lease | None:
+    """The user's live lease in this task, if any."""
+    member = _member(task.task_id, user)
+    if member and member.lease_id and (member.lease_exp or 0) > clock.now():
+        return _held(task, user, member)
+    return None
+
+
 def _held(task: Task, user: str, member: Member) -> Lease | None:
     sample = get_sample(task.task_id, member.lease_sample)
     slot = as_dict(sample.leases).get(user)
@@ -250,6 +258,11 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
         last = page.last_evaluated_key
         if not last:
             return None
+
+
+def check_openable(task: Task, user: str, sample_id: str) -> None:
+    """The 4xx a claim of this named sample would answer now, if any."""
+    _named(task, user, sample_id, clock.now())
 
 
 def _named(task: Task, user: str, sample_id: str, t: int) -> Sample:
@@ -459,13 +472,17 @@ def _move_open(tx, task: Task, users, step: int) -> None:
 
 # --- what an annotator starts from ---------------------------------------------------------
 
-def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None, int]:
+def start_head(task: Task, sample: Sample, user: str) -> dict | None:
     """The caller's own latest version; else, when one annotator per sample, anyone's latest
     (a lapsed lease's drafts are worth continuing); else the pre-annotation. Independent
-    annotators (N > 1) never see each other's work."""
+    annotators (N > 1) never see each other's work. {"v", "key"} or None."""
     heads = as_dict(sample.heads)
-    head = heads.get(f"u:{user}") or \
+    return heads.get(f"u:{user}") or \
         (heads.get("any") if task.annotations_per_sample == 1 else None) or heads.get("pre")
+
+
+def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None, int]:
+    head = start_head(task, sample, user)
     if not head:
         return None, 0
     return storage.get_json(head["key"]), int(head["v"])

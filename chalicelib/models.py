@@ -48,6 +48,9 @@ class Task(Model):
     sources = ListAttribute(of=UnicodeAttribute, default=list)  # s3:// prefixes admins granted
     # Random per creation: records keyed by it (submissions) die with the task, not its id.
     uid = UnicodeAttribute(default="")
+    # The file names every sample has: images to show, and the one annotation file.
+    input_files = ListAttribute(of=UnicodeAttribute, default=list)
+    target_files = ListAttribute(of=UnicodeAttribute, default=list)
     created_by = UnicodeAttribute(default="")
     created_at = NumberAttribute(default=0)
     # Counters, moved only inside the transaction that makes the change they count.

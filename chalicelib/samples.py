@@ -163,6 +163,11 @@ def list_page(task: Task, status_filter: str | None, limit: int, cursor: str | N
     return {"samples": out, "cursor": _encode_cursor(last)}
 
 
+def all_ids(task: Task) -> list[str]:
+    """Every sample id of the task, finished ones included (reads ids only)."""
+    return [s.sample_id for s in Sample.query(task.task_id, attributes_to_get=["sample_id"])]
+
+
 def detail(task: Task, sample: Sample, only: str | None = None) -> dict:
     """`only`: name just this user's versions (an annotator sees whose are theirs, not who
     else worked on the sample)."""

@@ -8,8 +8,10 @@ import threading
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from . import config
+from .errors import TooLarge
 
 _lock = threading.Lock()
 _clients: dict[str, object] = {}
@@ -50,17 +52,46 @@ def get_json(key: str):
     return json.loads(body)
 
 
-def presign_get(key: str) -> str:
-    return _client("public").generate_presigned_url(
-        "get_object", Params={"Bucket": config.DATA_BUCKET, "Key": key},
-        ExpiresIn=config.PRESIGN_SECONDS)
+def read(key: str, max_bytes: int) -> bytes | None:
+    """An object's bytes, None when there is none; a TooLarge instead of reading a huge one."""
+    try:
+        obj = s3().get_object(Bucket=config.DATA_BUCKET, Key=key)
+    except ClientError as exc:
+        if missing(exc):
+            return None
+        raise
+    if obj["ContentLength"] > max_bytes:
+        obj["Body"].close()
+        raise TooLarge(f"The file is {obj['ContentLength']:,} bytes; at most {max_bytes:,} are "
+                       "accepted.", code="file_too_large")
+    return obj["Body"].read()
 
 
-def presign_put(key: str, metadata: dict[str, str]) -> str:
-    """An upload URL; the uploader must send each metadata item as an x-amz-meta-* header."""
+def exists(key: str) -> bool:
+    try:
+        s3().head_object(Bucket=config.DATA_BUCKET, Key=key)
+        return True
+    except ClientError as exc:
+        if missing(exc):
+            return False
+        raise
+
+
+def missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+def presign_get(key: str, bucket: str = config.DATA_BUCKET) -> str:
     return _client("public").generate_presigned_url(
-        "put_object", Params={"Bucket": config.DATA_BUCKET, "Key": key, "Metadata": metadata},
-        ExpiresIn=config.PRESIGN_SECONDS)
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=config.PRESIGN_SECONDS)
+
+
+def presign_put(key: str, metadata: dict[str, str] | None = None) -> str:
+    """An upload URL; the uploader must send each metadata item as an x-amz-meta-* header.
+    Without metadata only the host is signed: any Content-Type (or none) is accepted."""
+    params = {"Bucket": config.DATA_BUCKET, "Key": key, **({"Metadata": metadata} if metadata else {})}
+    return _client("public").generate_presigned_url("put_object", Params=params,
+                                                    ExpiresIn=config.PRESIGN_SECONDS)
 
 
 def file_url(ref: str) -> str:

@@ -14,7 +14,7 @@ from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
 FIXED_ONCE_FILLED = ("sampling", "annotations_per_sample")
 PUBLIC_FIELDS = ("name", "description", "instructions", "labels", "client_config", "sampling",
                  "annotations_per_sample", "lease_seconds", "min_completion_time",
-                 "sample_visibility", "tags", "created_at")
+                 "sample_visibility", "tags", "input_files", "target_files", "created_at")
 # Who else works on a task, and where its files come from: for its owners and admins only.
 OWNER_FIELDS = ("annotators", "owners", "sources", "created_by")
 # Fields only an admin may set: they open data outside the task's own prefix.
@@ -76,11 +76,16 @@ def owned(principal: Principal, task_id: str) -> Task:
     return task
 
 
-def list_visible(principal: Principal, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
-    """A page of the tasks the caller may see, oldest first; the cursor is the last task id.
-    The tasks table is small (one row per task); samples are never scanned."""
-    seen = sorted((t for t in Task.scan() if can_see(principal, t)),
+def all_visible(principal: Principal) -> list[Task]:
+    """Every task the caller may see, oldest first. The tasks table is small (one row per
+    task); samples are never scanned."""
+    return sorted((t for t in Task.scan() if can_see(principal, t)),
                   key=lambda t: (t.created_at, t.task_id))
+
+
+def list_visible(principal: Principal, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+    """A page of the tasks the caller may see, oldest first; the cursor is the last task id."""
+    seen = all_visible(principal)
     ids = [t.task_id for t in seen]
     if cursor is not None and cursor not in ids:
         raise BadRequest("The cursor is not one this API returned (or that task was deleted): "

@@ -178,6 +178,9 @@ class TaskFields(Strict):
     tags: Annotated[list[Label], Field(max_length=MAX_TAGS)] | None = None
     # s3:// prefixes of import buckets this task's owners may list and import from; set by admins.
     sources: Annotated[list[S3Prefix], Field(max_length=MAX_SOURCES)] | None = None
+    # File names every sample has (the original system's layout): images, and the annotation.
+    input_files: Annotated[list[FileName], Field(max_length=32)] | None = None
+    target_files: Annotated[list[FileName], Field(max_length=1)] | None = None
 
 
 class TaskCreate(TaskFields):
@@ -247,7 +250,7 @@ class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
 
 
-def parse(model: type[BaseModel], data) -> BaseModel:
+def parse(model: type[BaseModel], data, what: str = "request body") -> BaseModel:
     """Validate `data`; any problem becomes a 400 naming the field and what to fix."""
     try:
         return model.model_validate(data)
@@ -260,5 +263,5 @@ def parse(model: type[BaseModel], data) -> BaseModel:
                 msg = "unknown field (remove it)"
             problems.append(f"{where}: {msg}")
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-        raise BadRequest("Invalid request body: " + "; ".join(problems) + more,
+        raise BadRequest(f"Invalid {what}: " + "; ".join(problems) + more,
                          code="invalid_body") from None

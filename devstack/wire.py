@@ -91,6 +91,14 @@ class Stats:
                     "s3": {k: dict(v) for k, v in self._s3.items()}}
 
 
+def keep_form_body(environ):
+    """S3 stores a PUT's bytes whatever its Content-Type; moto parses a form-urlencoded one
+    as a form and stores an empty object. The original ImJoy annotator's axios PUT is one."""
+    if environ["REQUEST_METHOD"] == "PUT" and \
+            environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        environ["CONTENT_TYPE"] = "application/octet-stream"
+
+
 class DevstackMiddleware:
     """Serialises moto, tracks whether its state changed, counts, and serves /_devstack/."""
 
@@ -113,6 +121,7 @@ class DevstackMiddleware:
             return _json(start_response, "503 Service Unavailable", {"status": "stopping"})
         operation = dynamodb_operation(environ)
         method = environ["REQUEST_METHOD"]
+        keep_form_body(environ)
         captured = {}
 
         def capture(status, headers, exc_info=None):

@@ -79,11 +79,12 @@ def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path,
 
 # --- AWS steps (not run by the test suite: there is no AWS account there) ----------------
 
-def deploy_stack(session, stage: str, app: str) -> dict:
+def deploy_stack(session, stage: str, app: str, browser_origins=("*",)) -> dict:
     cfn = session.client("cloudformation")
     name = f"{app}-{stage}"
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
-              {"ParameterKey": "AppName", "ParameterValue": app}]
+              {"ParameterKey": "AppName", "ParameterValue": app},
+              {"ParameterKey": "BrowserOrigins", "ParameterValue": ",".join(browser_origins)}]
     try:
         cfn.describe_stacks(StackName=name)
         exists = True
@@ -147,9 +148,12 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-site", action="store_true", help="deploy the API only")
     parser.add_argument("--import-bucket", action="append", default=[], metavar="BUCKET",
                         help="a bucket whose images may be registered without copying (repeatable)")
+    parser.add_argument("--browser-origin", action="append", default=[], metavar="ORIGIN",
+                        help="an origin whose pages may use presigned data URLs (repeatable; "
+                             "default every origin), e.g. the site, https://imjoy.io")
     args = parser.parse_args(argv)
     session = boto3.Session(region_name=args.region)
-    outputs = deploy_stack(session, args.stage, args.app)
+    outputs = deploy_stack(session, args.stage, args.app, args.browser_origin or ("*",))
     secret = jwt_secret(session, args.stage, args.app)
     build = render_build(args.stage, outputs, secret, ROOT / "infra" / ".build" / args.stage,
                          args.import_bucket)
