@@ -432,3 +432,38 @@ def test_the_task_list_is_paginated_and_reads_no_progress(api):
     assert [t["id"] for t in rest["tasks"]] == ["t2", "t3", "t4"] and rest["cursor"] is None
     status, data = api.call("GET", "/tasks?cursor=gone")
     assert status == 400 and data["error"]["code"] == "invalid_cursor"
+
+
+def test_every_transaction_carries_a_token_derived_from_its_content(api, monkeypatch):
+    """DynamoDB answers a retried TransactWriteItems with the same ClientRequestToken with the
+    first outcome (for 10 minutes): an SDK retry of a write that landed cannot fail its own
+    conditions. The token must be there on every transaction and follow the content."""
+    import botocore.client
+    from chalicelib.models import Transaction
+    sent = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def spy(client, op, params):
+        if op == "TransactWriteItems":
+            sent.append(params.get("ClientRequestToken"))
+        return real(client, op, params)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    api.make_task("t", n_samples=2)
+    _, c = api.claim("t", "alice")
+    sid, lease = c["sample"]["id"], {"lease_id": c["lease"]["id"]}
+    api.ok("POST", f"/tasks/t/samples/{sid}/heartbeat", user="alice", body=lease)
+    api.ok("PUT", f"/tasks/t/samples/{sid}/draft", user="alice", body={**lease, "annotation": polygon()})
+    assert api.submit("t", "alice", c)[0] == 200
+    _, c2 = api.claim("t", "alice")
+    api.ok("POST", f"/tasks/t/samples/{c2['sample']['id']}/release", user="alice",
+           body={"lease_id": c2["lease"]["id"]})
+    assert len(sent) == 7 and all(sent) and len(set(sent)) == 7  # register, claim x2, ...
+    one, two = Transaction(), Transaction()
+    for tx in (one, two):
+        tx.update(Task("t"), actions=[Task.total.add(1)], name="task")
+    tokens = []
+    for tx in (one, two):
+        monkeypatch.setattr(tx._connection, "transact_write_items",
+                            lambda **kw: tokens.append(kw["client_request_token"]))
+        tx._commit()
+    assert tokens[0] == tokens[1] and len(tokens[0]) <= 36
