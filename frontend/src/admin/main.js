@@ -44,7 +44,8 @@ function progressBar(progress) {
   const busy = el("div", "bar-busy");
   busy.style.width = `${(100 * (progress.in_progress || 0)) / total}%`;
   bar.append(done, busy);
-  bar.title = `${progress.completed} done, ${progress.in_progress || 0} in progress, ${progress.total} images`;
+  const busyText = progress.in_progress === undefined ? "" : `, ${progress.in_progress} in progress`;
+  bar.title = `${progress.completed} done${busyText}, ${progress.total} images`;
   return bar;
 }
 
@@ -97,7 +98,9 @@ async function renderTasks() {
     cell(row, title);
     const prog = el("div", "progress-cell");
     const meta = el("div", "meta");
-    for (const [cls, text] of [["done", `${p.completed} done`], ["busy", `${p.in_progress || 0} in progress`],
+    // The list carries counters only (no per-task query); live leases show in the task's view.
+    const busy = p.in_progress === undefined ? [] : [["busy", `${p.in_progress} in progress`]];
+    for (const [cls, text] of [["done", `${p.completed} done`], ...busy,
       ["ann", `${p.annotations ?? 0} annotations`]]) {
       const item = el("span", "", text);
       item.prepend(el("span", `dot ${cls}`));
