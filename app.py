@@ -6,11 +6,13 @@ from chalicelib import leases, progress, samples, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
+from chalicelib.routes.export import bp as export_routes
 from chalicelib.http import CORS, api, body, int_param, json_response, query_param
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
 app.register_blueprint(admin_routes)
+app.register_blueprint(export_routes)
 
 
 def route(path, **kwargs):

@@ -30,7 +30,14 @@ RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingExceptio
 
 
 def body(request, model):
+    return parse(model, json_object(request))
+
+
+def json_object(request, empty=None) -> dict:
+    """The request body as a JSON object; `empty` (if given) stands for an empty body."""
     raw = request.raw_body or b""
+    if not raw and empty is not None:
+        return empty
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
                        code="body_too_large")
@@ -40,7 +47,7 @@ def body(request, model):
         raise BadRequest(f"The body is not valid JSON ({exc}).", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
-    return parse(model, data)
+    return data
 
 
 def query_param(request, name: str, default=None):
