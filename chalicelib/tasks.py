@@ -27,6 +27,9 @@ def get(task_id: str) -> Task:
 
 
 def is_owner(principal: Principal, task: Task) -> bool:
+    # A token limited to some tasks manages none other, even with the admin role.
+    if principal.tasks is not None and task.task_id not in principal.tasks:
+        return False
     return principal.is_admin or bool(principal.names() & set(task.owners or []))
 
 
