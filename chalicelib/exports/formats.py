@@ -64,6 +64,7 @@ class Loaded:
     size: tuple[int, int] | None          # (height, width)
     files: dict[str, bytes | str]         # input file name -> bytes, or why not copied
     size_problem: str | None = None
+    stored: dict[int, bytes] = field(default_factory=dict)   # version -> the bytes as stored
 
 
 @dataclass
@@ -104,9 +105,10 @@ def build(item: Loaded, fmt: str, labels: list[str] | None, label_index: dict,
         annotation = keep_labels(annotation, labels)
         entry = {"version": n, "by": by, "kind": v["kind"],
                  "features": len(annotation.get("features", []))}
-        if GEOJSON in want:
-            out.files.append((f"{sid}/target_files_v{n}/annotation.json",
-                              json.dumps(annotation).encode(), True))
+        if GEOJSON in want:  # as stored, unless labels were filtered out
+            data = item.stored[n] if labels is None and n in item.stored else \
+                json.dumps(annotation).encode()
+            out.files.append((f"{sid}/target_files_v{n}/annotation.json", data, True))
         if MASKS in want or COCO in want or (compare and v["kind"] == "submitted"):
             if item.size is None:
                 entry["not_rasterised"] = item.size_problem

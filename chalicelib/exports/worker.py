@@ -30,7 +30,7 @@ from . import archive, formats, jobs
 log = logging.getLogger("cloud-annotator.export")
 MAX_ATTEMPTS = 3
 LOWEST_KEPT = 25      # samples with the lowest agreement kept for the dashboard
-THREADS = 8
+THREADS = 4         # S3/DynamoDB reads overlap; more threads only raise peak memory
 
 
 def handle(message: dict, redelivered: bool = False) -> None:
@@ -200,10 +200,11 @@ def _load(task: Task, sample: Sample, status: str, options: dict, want: set) -> 
                 for v in Version.query(sample_key(task.task_id, sample.sample_id),
                                        consistent_read=True)]
     chosen = formats.select_versions(versions, options["versions"])
-    annotations = {}
+    annotations, stored = {}, {}
     for v in chosen:
         try:
-            annotations[v["version"]] = storage.get_json(v["key"])
+            stored[v["version"]] = _get(v["key"])
+            annotations[v["version"]] = json.loads(stored[v["version"]])
         except (ClientError, ValueError) as exc:
             annotations[v["version"]] = f"the stored annotation could not be read ({exc})"
     refs = as_dict(sample.files)
@@ -225,7 +226,7 @@ def _load(task: Task, sample: Sample, status: str, options: dict, want: set) -> 
     else:
         problem = "the image size is unknown (an https URL, never read by the service)"
     return formats.Loaded(sample.sample_id, status, int(sample.order), versions, chosen,
-                          annotations, image_name, size, files, problem)
+                          annotations, image_name, size, files, problem, stored)
 
 
 # --- the last step -------------------------------------------------------------------------
