@@ -16,6 +16,7 @@ It is `done` only when it saw at least as many samples as the task had when it w
 import hashlib
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
@@ -25,12 +26,14 @@ from .. import clock, config, storage
 from ..errors import NotFound
 from ..leases import as_dict, status as sample_status
 from ..models import Sample, Task, Version, sample_key
+from ..tasks import to_json as task_json
 from . import archive, formats, jobs
 
 log = logging.getLogger("cloud-annotator.export")
 MAX_ATTEMPTS = 3
 LOWEST_KEPT = 25      # samples with the lowest agreement kept for the dashboard
 THREADS = 4         # S3/DynamoDB reads overlap; more threads only raise peak memory
+CHUNK = 4 * THREADS  # samples decoded at once within a page
 
 
 def handle(message: dict, redelivered: bool = False) -> None:
@@ -124,38 +127,36 @@ def _page(job: dict, task: Task) -> None:
             continue
         chosen.append((sample, status))
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        loaded = list(pool.map(lambda s: _load(task, *s, options, want), chosen))
-    labels = state["labels"]
-    for item in loaded:  # labels outside the task's get the next indices, in order met
-        for annotation in item.annotations.values():
-            for feature in annotation.get("features", []) if isinstance(annotation, dict) else ():
-                label = (feature.get("properties") or {}).get("label")
-                if isinstance(label, str) and label not in labels and \
-                        (options["labels"] is None or label in options["labels"]):
-                    labels.append(label)
-    label_index = {label: i for i, label in enumerate(labels, start=1)}
-    semantic = len(task.labels) > 1
-    with ThreadPoolExecutor(THREADS) as pool:
-        built = list(pool.map(lambda item: formats.build(item, options["format"], options["labels"],
-                                                         label_index, semantic), loaded))
-
     sink = _sink(job, state)
     writer = archive.Writer(state["offset"], archive.dos_time(job["created_at"]), sink)
     images, annotations, digest = [], [], hashlib.sha256()
-    for item, result in zip(loaded, built):
-        for name, data, compress in result.files:
-            writer.add(name, data, compress)
-        for record in result.coco_annotations:
-            record["id"] = state["next_annotation"]
-            state["next_annotation"] += 1
-            annotations.append(json.dumps(record, separators=(",", ":")))
-        if result.coco_image:
-            images.append(json.dumps(result.coco_image, separators=(",", ":")))
-        listed.append(result.summary)
-        _count(state, result.summary)
-        digest.update(json.dumps([item.sample_id, item.status,
-                                  [(v["version"], v["by"], v["kind"]) for v in item.chosen]]).encode())
+    semantic, began, reading = len(task.labels) > 1, time.monotonic(), 0.0
+    with ThreadPoolExecutor(THREADS) as pool:
+        # A few samples at a time, so only those are held in memory, decoded.
+        for first in range(0, len(chosen), CHUNK):
+            started = time.monotonic()
+            loaded = list(pool.map(lambda s: _load(task, *s, options, want),
+                                   chosen[first:first + CHUNK]))
+            reading += time.monotonic() - started
+            label_index = _label_index(loaded, state["labels"], options["labels"])
+            built = pool.map(lambda item: formats.build(item, options["format"], options["labels"],
+                                                        label_index, semantic), loaded)
+            for item, result in zip(loaded, built):
+                for name, data, compress in result.files:
+                    writer.add(name, data, compress)
+                for record in result.coco_annotations:
+                    record["id"] = state["next_annotation"]
+                    state["next_annotation"] += 1
+                    annotations.append(json.dumps(record, separators=(",", ":")))
+                if result.coco_image:
+                    images.append(json.dumps(result.coco_image, separators=(",", ":")))
+                listed.append(result.summary)
+                _count(state, result.summary)
+                digest.update(json.dumps([item.sample_id, item.status, [
+                    (v["version"], v["by"], v["kind"]) for v in item.chosen]]).encode())
+    log.info("export %s step %d: %d samples read, %d exported; %.1f s reading storage, "
+             "%.1f s in all", job["id"], step, len(samples), len(chosen), reading,
+             time.monotonic() - began)
     pending = _work(job, f"pending/{step}")
     _put(pending, bytes(sink.buffer))
     _put(_work(job, f"pages/{step}.cd"), bytes(writer.out.central))
@@ -173,6 +174,18 @@ def _page(job: dict, task: Task) -> None:
                progress={"done": counts["samples_seen"], "total": job["progress"]["total"]})
     jobs.save(job)
     jobs.enqueue(job, step + 1)
+
+
+def _label_index(loaded: list, labels: list, wanted: list | None) -> dict:
+    """Label -> number: the task's labels, then others in the order met (`labels` grows)."""
+    for item in loaded:
+        for annotation in item.annotations.values():
+            for feature in annotation.get("features", []) if isinstance(annotation, dict) else ():
+                label = (feature.get("properties") or {}).get("label")
+                if isinstance(label, str) and label not in labels and \
+                        (wanted is None or label in wanted):
+                    labels.append(label)
+    return {label: i for i, label in enumerate(labels, start=1)}
 
 
 def _count(state: dict, summary: dict) -> None:
@@ -261,7 +274,6 @@ def _finish(job: dict, task: Task) -> None:
     pages, labels = state["step"], state["labels"]
     digest = hashlib.sha256(json.dumps([options, labels, state["digests"]]).encode()).hexdigest()
     agreement = _agreement(state["agreement"])
-    from ..tasks import to_json as task_json
     head = {"task": task_json(task), "export": {"id": job["id"], "created_at": job["created_at"],
                                                  "options": options, "digest": digest},
             "progress_at_start": job["progress_at_start"], "counts": counts,
@@ -269,6 +281,34 @@ def _finish(job: dict, task: Task) -> None:
             "mask_values": {"instances": "feature k of the annotation (1-based); 0 background",
                             "semantic": "the label's number in `labels`; 0 background"},
             "agreement": agreement}
+    if not _archive_exists(job):  # else: completed by an attempt that died before recording it
+        _assemble(job, task, head)
+    storage.delete_prefix(_work(job, ""))
+    size = storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=job["key"])["ContentLength"]
+    state.update(step=pages + 1)
+    job.update(status="done", size=size, finished_at=clock.now(), digest=digest,
+               agreement=agreement, counts={**counts, "files": state["entries"] + _last_step_files(options)})
+    jobs.save(job)
+
+
+def _last_step_files(options: dict) -> int:
+    """Files the last step adds: export.json, and coco.json when COCO was asked for."""
+    return 1 + (formats.COCO in formats.parts(options["format"]))
+
+
+def _archive_exists(job: dict) -> bool:
+    try:
+        storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=job["key"])
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def _assemble(job: dict, task: Task, head: dict) -> None:
+    """export.json and coco.json from the pages' fragments, the central directory, done."""
+    state, options, pages, labels = job["state"], job["options"], job["state"]["step"], job["state"]["labels"]
     sink = _sink(job, state)
     writer = archive.Writer(state["offset"], archive.dos_time(job["created_at"]), sink)
     opening = json.dumps(head, indent=1)[:-2].encode() + b',\n "samples": ['
@@ -290,9 +330,3 @@ def _finish(job: dict, task: Task) -> None:
     central_size = state["central_size"] + len(writer.out.central)
     sink.write(archive.end_records(entries, central_size, central_at))
     sink.complete()
-    storage.delete_prefix(_work(job, ""))
-    size = storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=job["key"])["ContentLength"]
-    state.update(step=pages + 1)
-    job.update(status="done", size=size, finished_at=clock.now(), digest=digest,
-               agreement=agreement, counts={**counts, "files": entries})
-    jobs.save(job)

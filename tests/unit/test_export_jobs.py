@@ -243,3 +243,28 @@ def test_a_repeated_step_writes_the_same_archive(api, export, monkeypatch):
     assert crcs[0] == crcs[1] and len(crcs[0]) == 3 * 4   # image, status, annotation, mask
     samples = [json.loads(zf.read("export.json"))["samples"] for zf in (zf1, zf2)]
     assert samples[0] == samples[1] and zf2.testzip() is None
+
+
+def test_a_last_step_that_died_after_completing_the_upload_is_recorded_done(api, export, monkeypatch):
+    make_task(api, "late", 1)
+    annotate(api, "late", "u", fc(square(1, 1, 3)))
+    delete_prefix, calls = worker.storage.delete_prefix, []
+
+    def dies_once(prefix):   # the archive is complete; the process dies before recording it
+        calls.append(prefix)
+        if len(calls) == 1:
+            raise ConnectionError("Lambda timed out")
+        delete_prefix(prefix)
+    monkeypatch.setattr(worker.storage, "delete_prefix", dies_once)
+    pending = []   # the queue, in order
+    monkeypatch.setattr(worker.jobs, "enqueue", lambda job, step: pending.append(step))
+    export_id = api.ok("POST", "/tasks/late/exports", 202, body={})["export_id"]
+    while pending:
+        step = pending.pop(0)
+        message = {"task_id": "late", "export_id": export_id, "step": step}
+        try:
+            worker.handle(message)
+        except ConnectionError:
+            worker.handle(message, redelivered=True)
+    job = api.ok("GET", f"/tasks/late/exports/{export_id}")
+    assert job["status"] == "done" and len(calls) == 2 and job["counts"]["samples_exported"] == 1
