@@ -37,6 +37,11 @@ def select_versions(versions: list[dict], which: str) -> list[dict]:
     return versions[-1:]
 
 
+def compared(chosen: list[dict]) -> bool:
+    """Several annotators submitted: their masks are compared (agreement)."""
+    return len({v["by"] for v in chosen if v["kind"] == "submitted"}) >= 2
+
+
 def keep_labels(collection: dict, labels: list[str] | None) -> dict:
     if labels is None:
         return collection
@@ -85,7 +90,7 @@ def build(item: Loaded, fmt: str, labels: list[str] | None, label_index: dict,
     want, out = parts(fmt), Built()
     sid = item.sample_id
     exported, skipped, masks_by = [], [], {}
-    compare = len({v["by"] for v in item.chosen if v["kind"] == "submitted"}) >= 2
+    compare = compared(item.chosen)
     if GEOJSON in want:
         for name, data in item.files.items():
             if isinstance(data, bytes):

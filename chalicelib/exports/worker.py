@@ -228,7 +228,9 @@ def _load(task: Task, sample: Sample, status: str, options: dict, want: set) -> 
         for name, ref in refs.items():
             files[name] = f"{ref} is a URL, not a stored file: not copied" \
                 if ref.startswith("https://") else _get(ref)
-    if image_name in media and media[image_name].get("height"):
+    if not (formats.MASKS in want or formats.COCO in want or formats.compared(chosen)):
+        pass  # GeoJSON only, nothing to compare: the image size is not needed
+    elif image_name in media and media[image_name].get("height"):
         size = (int(media[image_name]["height"]), int(media[image_name]["width"]))
     elif image_name and not refs[image_name].startswith("https://"):
         data = files.get(image_name)
