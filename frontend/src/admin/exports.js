@@ -1,16 +1,12 @@
 // The Export card: ask for an export (format and options), watch it being built, download it;
 // the task's last exports with size and date; agreement between annotators from the newest
 // finished export, lowest-agreement samples first, each with a Reopen action.
+import { h } from "../ui/dom.js";
+
 const $ = (sel) => document.querySelector(sel);
 const POLL_MS = 1000;
 const FORMAT_NAMES = { all: "GeoJSON + masks + COCO", geojson: "GeoJSON folders", masks: "Label masks", coco: "COCO" };
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+const el = (tag, classes, text) => h([tag, ...(classes || "").split(" ").filter(Boolean)].join("."), {}, text);
 
 function size(bytes) {
   if (bytes == null) return "";
