@@ -379,7 +379,7 @@ def export(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"
 
         def fetched(done, total):
             bar.update(fetch, visible=True, completed=done, total=max(total, 1),
-                       info=f"{done / 1e6:.1f} / {total / 1e6:.1f} MB")
+                       info=f"{_size(done)} / {_size(total)}")
         result = client.export(task_id, format=fmt, dest=out, versions=versions, status=status,
                                labels=[x.strip() for x in labels.split(",") if x.strip()]
                                if labels else None, images=images,
@@ -391,10 +391,10 @@ def export(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"
         return
     console.print(_written_table(result))
     counts = job["counts"]
+    resumed = f" (resumed after {_size(result.resumed_from)})" if result.resumed_from else ""
     console.print(f"Export {job['id']}: {counts['samples_exported']} samples, "
-                  f"{counts['annotations_exported']} annotations, {job['size'] / 1e6:.1f} MB "
-                  f"downloaded{f' (resumed after {result.resumed_from / 1e6:.1f} MB)' if result.resumed_from else ''}; "
-                  f"unpacked into {out}.")
+                  f"{counts['annotations_exported']} annotations, {_size(job['size'])} "
+                  f"downloaded{resumed}; unpacked into {out}.")
     if counts.get("annotations_skipped"):
         console.print(f"[yellow]{counts['annotations_skipped']} annotation(s) could not be "
                       "exported: see `skipped` in export.json.[/yellow]")
@@ -404,6 +404,10 @@ def export(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"
         console.print(f"Agreement between annotators: F1@0.5 {a['f1']:.2f}{iou} over "
                       f"{a['samples']} samples; lowest: " +
                       ", ".join(f"{x['sample_id']} ({x['f1']:.2f})" for x in a["lowest"][:5]))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(n, 1) / 1e3:.0f} kB"
 
 
 def _written_table(result) -> Table:
@@ -421,7 +425,8 @@ def _written_table(result) -> Table:
                 "semantic masks" if name.endswith("_semantic.png") else
                 name if name in kinds else "images")
         kinds[kind] += 1
-    table = Table("wrote", "files", title=f"{len(samples)} sample folders in {result.dest}")
+    table = Table("wrote", "files", title=f"{len(samples)} sample folders in {result.dest}",
+                  title_justify="left")
     for kind, n in kinds.items():
         if n:
             table.add_row(kind, str(n))
