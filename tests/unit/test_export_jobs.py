@@ -268,3 +268,15 @@ def test_a_last_step_that_died_after_completing_the_upload_is_recorded_done(api,
             worker.handle(message, redelivered=True)
     job = api.ok("GET", f"/tasks/late/exports/{export_id}")
     assert job["status"] == "done" and len(calls) == 2 and job["counts"]["samples_exported"] == 1
+
+
+def test_an_export_that_finds_fewer_samples_than_the_task_had_fails(api, export, monkeypatch):
+    make_task(api, "short", 2)
+    real_create = worker.jobs.create
+
+    def create(task, options, by, progress):   # as if a sample vanished after the request
+        return real_create(task, options, by, {**progress, "total": progress["total"] + 1})
+    monkeypatch.setattr(worker.jobs, "create", create)
+    status, job, archive = export("short", status="all")
+    assert status == 202 and job["status"] == "failed" and archive is None
+    assert "had 3 samples" in job["error"] and "only 2 were found" in job["error"]
