@@ -6,21 +6,19 @@ from chalicelib import leases, progress, samples, sources, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
-from chalicelib.http import (ROUTE_OPTIONS, api, body, framework_envelope, int_param,
-                             json_response, query_param)
+from chalicelib.http import body, framework_envelope, int_param, json_response, query_param, router
 from chalicelib.routes.legacy import bp as legacy_routes
+from chalicelib.routes.export import bp as export_routes
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
 app.register_blueprint(admin_routes)
 app.register_middleware(framework_envelope, "http")
 app.register_blueprint(legacy_routes, url_prefix="/legacy")
+app.register_blueprint(export_routes)
 
 
-def route(path, **kwargs):
-    def register(view):
-        return app.route(path, **ROUTE_OPTIONS, **kwargs)(api(view))
-    return register
+route = router(app)
 
 
 def caller():

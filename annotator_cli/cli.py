@@ -19,6 +19,7 @@ from rich.table import Table
 
 from . import profile
 from .client import ApiError, Client
+from .export import ExportFailed
 from .layout import LayoutError, from_listing, from_urls, scan_folder
 from .upload import Progress as UploadProgress, add_samples
 
@@ -347,6 +348,93 @@ def revoke(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"
     console.print(f"Revoked {inv['id']} ({inv['email']}).")
 
 
+# --- export ----------------------------------------------------------------------------------
+
+@app.command()
+def export(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"),
+           fmt: str = typer.Option("all", "--format", help="masks | geojson | coco | all"),
+           out: Path = typer.Option(Path("."), "--out", "-o", help="Folder to unpack into."),
+           versions: str = typer.Option("latest", help="latest (each annotator's last submission) | all"),
+           status: str = typer.Option("completed", help="completed | all (samples)"),
+           labels: Optional[str] = typer.Option(None, help="Only these labels, comma-separated."),
+           images: bool = typer.Option(True, help="Copy the images into the geojson layout.")):
+    """Export a task's annotations: GeoJSON folders, label masks (PNG), COCO, export.json.
+
+    The service builds the archive (a progress bar), then it is downloaded (resumable: run the
+    same command again after an interruption) and unpacked into --out. When nothing changed
+    since the last run into the same folder, nothing is downloaded.
+
+    Example: `annotate export nuclei --format masks -o out/`
+    """
+    client = _client(ctx)
+    bar = Progress(TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                   TimeRemainingColumn(), console=console)
+    with bar:
+        build = bar.add_task("building", total=None, info="queued")
+        fetch = bar.add_task("downloading", total=None, info="", visible=False)
+
+        def built(done, total):
+            bar.update(build, completed=min(done, total), total=max(total, 1),
+                       info=f"{min(done, total):,} / {total:,} samples")
+
+        def fetched(done, total):
+            bar.update(fetch, visible=True, completed=done, total=max(total, 1),
+                       info=f"{_size(done)} / {_size(total)}")
+        result = client.export(task_id, format=fmt, dest=out, versions=versions, status=status,
+                               labels=[x.strip() for x in labels.split(",") if x.strip()]
+                               if labels else None, images=images,
+                               on_build=built, on_download=fetched)
+    job = result.export
+    if result.unchanged:
+        console.print(f"Nothing changed since the last export into {out}: nothing downloaded "
+                      f"(export {job['id']}).")
+        return
+    console.print(_written_table(result))
+    counts = job["counts"]
+    resumed = f" (resumed after {_size(result.resumed_from)})" if result.resumed_from else ""
+    console.print(f"Export {job['id']}: {counts['samples_exported']} samples, "
+                  f"{counts['annotations_exported']} annotations, {_size(job['size'])} "
+                  f"downloaded{resumed}; unpacked into {out}.")
+    if counts.get("annotations_skipped"):
+        console.print(f"[yellow]{counts['annotations_skipped']} annotation(s) could not be "
+                      "exported: see `skipped` in export.json.[/yellow]")
+    if job.get("agreement"):
+        a = job["agreement"]
+        iou = f", mean IoU {a['mean_iou']:.2f}" if a["mean_iou"] is not None else ""
+        console.print(f"Agreement between annotators: F1@0.5 {a['f1']:.2f}{iou} over "
+                      f"{a['samples']} samples; lowest: " +
+                      ", ".join(f"{x['sample_id']} ({x['f1']:.2f})" for x in a["lowest"][:5]))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(n, 1) / 1e3:.0f} kB"
+
+
+def _written_table(result) -> Table:
+    kinds = {"images": 0, "annotation.json": 0, "sample_status.json": 0, "instance masks": 0,
+             "semantic masks": 0}
+    samples, top = set(), []
+    for path in result.written:
+        parts = path.relative_to(result.dest).parts
+        if len(parts) == 1:
+            top.append(parts[0])
+            continue
+        samples.add(parts[0])
+        name = parts[-1]
+        kind = ("instance masks" if name.endswith("_instances.png") else
+                "semantic masks" if name.endswith("_semantic.png") else
+                name if name in kinds else "images")
+        kinds[kind] += 1
+    table = Table("wrote", "files", title=f"{len(samples)} sample folders in {result.dest}",
+                  title_justify="left")
+    for kind, n in kinds.items():
+        if n:
+            table.add_row(kind, str(n))
+    for name in top:
+        table.add_row(name, "1")
+    return table
+
+
 # --- progress --------------------------------------------------------------------------------
 
 @app.command()
@@ -431,6 +519,6 @@ def _when(epoch) -> str:
 def main():
     try:
         app()
-    except (ApiError, LayoutError) as exc:
+    except (ApiError, LayoutError, ExportFailed) as exc:
         Console(stderr=True).print(f"[red]Error:[/red] {exc}")
         raise SystemExit(1) from None

@@ -116,3 +116,27 @@ class Client:
 
     def revoke_invite(self, task_id: str, invite_id: str) -> dict:
         return self.request("DELETE", f"/tasks/{task_id}/invites/{invite_id}")["invite"]
+
+    # --- exports -----------------------------------------------------------------------------
+    def start_export(self, task_id: str, options: dict) -> dict:
+        """Queue an export: {format, versions, status, labels, images} -> {"export_id"}."""
+        return self.request("POST", f"/tasks/{task_id}/exports", json=options)
+
+    def get_export(self, task_id: str, export_id: str) -> dict:
+        return self.request("GET", f"/tasks/{task_id}/exports/{export_id}")
+
+    def list_exports(self, task_id: str) -> list[dict]:
+        return self.request("GET", f"/tasks/{task_id}/exports")["exports"]
+
+    def export(self, task_id: str, format: str = "all", dest=".", versions: str = "latest",
+               status: str = "completed", labels: list[str] | None = None, images: bool = True,
+               on_build=None, on_download=None):
+        """Build, download and unpack an export into `dest`; returns export.Result (what was
+        written, or `unchanged` when `dest` already holds the same content).
+
+            result = client.export("nuclei", format="masks", dest="out/")
+        """
+        from .export import fetch
+        options = {"format": format, "versions": versions, "status": status,
+                   "labels": labels, "images": images}
+        return fetch(self, task_id, options, dest, on_build, on_download)

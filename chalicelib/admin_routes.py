@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from . import config, ingest, invites, sample_view, sources, tasks, uploads
 from .auth import principal_from_request
-from .http import ROUTE_OPTIONS, api, body, int_param, json_response, query_param
+from .http import body, int_param, json_response, query_param, router
 from .samples import register
 from .validation import FeatureCollection, FileName, SampleId, SamplesBody, Strict
 
@@ -41,10 +41,7 @@ class InviteBody(Strict):
     expires_in: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = DEFAULT_INVITE_SECONDS
 
 
-def route(path, **kwargs):
-    def register_view(view):
-        return bp.route(path, **ROUTE_OPTIONS, **kwargs)(api(view))
-    return register_view
+route = router(bp)
 
 
 def caller():

@@ -17,6 +17,10 @@ S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "auto")
 PRESIGN_SECONDS = int(os.environ.get("PRESIGN_SECONDS", "900"))
 # SQS queue the data bucket notifies of uploads (`uploads/` prefix); its consumer runs ingest.
 INGEST_QUEUE = os.environ.get("INGEST_QUEUE", "cloud-annotator-ingest")
+# SQS queue of export steps (chalicelib/exports); its consumer builds exports page by page.
+EXPORT_QUEUE = os.environ.get("EXPORT_QUEUE", "cloud-annotator-export")
+# Samples an export step reads at once: bounds a step's memory and time.
+EXPORT_PAGE_SAMPLES = int(os.environ.get("EXPORT_PAGE_SAMPLES", "100"))
 # Buckets (comma-separated) whose objects admins may register without copying (sources.py).
 IMPORT_BUCKETS = tuple(b.strip() for b in os.environ.get("IMPORT_BUCKETS", "").split(",") if b.strip())
 

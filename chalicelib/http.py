@@ -37,9 +37,11 @@ def body(request, model):
     return parse(model, json_object(request))
 
 
-def json_object(request) -> dict:
-    """The request's body as a JSON object, or a 4xx saying what is wrong with it."""
+def json_object(request, empty=None) -> dict:
+    """The request body as a JSON object; `empty` (if given) stands for an empty body."""
     raw = request.raw_body or b""
+    if not raw and empty is not None:
+        return empty
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
                        code="body_too_large")
@@ -150,6 +152,17 @@ def answering(success, failure):
 
 # The native API: dicts become JSON 200s, errors {"error": {"code", "message"}}.
 api = answering(lambda result: result, ApiError.body)
+
+
+def router(target, wrap=None):
+    """`route(path, methods=[...])` for an app or a blueprint: every route answers browsers on
+    other origins, reads any Content-Type, and answers through `wrap` (default: `api`, the
+    native envelope)."""
+    def route(path, **kwargs):
+        def register(view):
+            return target.route(path, **ROUTE_OPTIONS, **kwargs)((wrap or api)(view))
+        return register
+    return route
 
 
 def framework_envelope(event, get_response):

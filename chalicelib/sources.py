@@ -81,10 +81,15 @@ def check_registrable(task: Task, refs) -> None:
             raise _foreign(task, ref)
 
 
+def of_task(task: Task, key: str) -> bool:
+    """Whether a stored data-bucket key may be read for this task (signable's rule)."""
+    return _key_of_task(task, key, imported_anywhere=True)
+
+
 def signable(task: Task, ref: str) -> str:
     """Signing: the key again (rows may predate the check). Import copies are accepted from any
     import bucket here, because only an import, which checked the grant, writes those keys."""
-    if not ref.startswith("https://") and not _key_of_task(task, ref, imported_anywhere=True):
+    if not ref.startswith("https://") and not of_task(task, ref):
         raise _foreign(task, ref)
     return ref
 

@@ -145,7 +145,7 @@ def update(principal: Principal, task: Task, body: TaskFields) -> Task:
 
 
 def delete(task: Task, confirm: str | None) -> None:
-    """Deletes the task with its samples, versions, members and annotation objects."""
+    """Deletes the task with its samples, versions, members, annotation objects and exports."""
     if confirm != task.task_id:
         raise BadRequest(f"To delete task '{task.task_id}' and all its annotations, repeat its id: "
                          f"DELETE /tasks/{task.task_id}?confirm={task.task_id}",
@@ -159,6 +159,7 @@ def delete(task: Task, confirm: str | None) -> None:
                 versions.delete(v)
             samples.delete(sample)
     storage.delete_prefix(f"annotations/{task.task_id}/")
+    storage.delete_prefix(f"exports/{task.task_id}/")  # archives and their job records
     uploads.delete_for(task.task_id)
     # Also revokes its invite links: a new task reusing the id must not inherit them.
     invites.delete_for(task.task_id)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE = "local"
 TOKEN_TTL = 7 * 24 * 3600  # a dev session's links should outlive a working week
 # Seconds a process gets between SIGTERM and SIGKILL; moto writes its last snapshot then.
-STOP_TIMEOUT = {"moto": 30, "api": 5, "site": 5}
+STOP_TIMEOUT = {"moto": 30, "api": 5, "worker": 5, "site": 5}
 
 
 def stage_env(stage=STAGE):
@@ -49,6 +49,7 @@ class LocalStack:
             self._start_moto(moto_port, data_dir)
             self._bootstrap()
             self._start_api(api_port)
+            self._start_worker()
             if site_port is not None:
                 self._start_site(site_port)
         except BaseException:
@@ -101,6 +102,11 @@ class LocalStack:
                 "--host", "127.0.0.1", "--port", str(port)]
         self.procs["api"] = spawn("api", argv, self._child_env(), ROOT, self.log_dir)
         wait_http(f"{self.api_url}/health", self.procs["api"], timeout=60)
+
+    def _start_worker(self):
+        """The export queue's consumer (chalice local runs none): devstack/export_worker.py."""
+        self.procs["worker"] = spawn("worker", [sys.executable, "-m", "devstack.export_worker"],
+                                     self._child_env(), ROOT, self.log_dir)
 
     def _start_site(self, port):
         served = site_dir()

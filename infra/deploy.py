@@ -29,12 +29,17 @@ def stage_config(stage: str, outputs: dict, jwt_secret: str, import_buckets=()) 
     env = {**base.get("environment_variables", {}),
            **base["stages"].get(stage, {}).get("environment_variables", {}),
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
-           "INGEST_QUEUE": outputs["IngestQueue"], "JWT_SECRET": jwt_secret,
+           "INGEST_QUEUE": outputs["IngestQueue"], "EXPORT_QUEUE": outputs["ExportQueue"],
+           "JWT_SECRET": jwt_secret,
            "IMPORT_BUCKETS": ",".join(import_buckets)}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
         "api_gateway_stage": stage, "environment_variables": {k: str(v) for k, v in env.items()},
         "autogen_policy": False, "iam_policy_file": f"policy-{stage}.json",
-        "lambda_memory_size": 512, "lambda_timeout": 30}}}
+        "lambda_memory_size": 512, "lambda_timeout": 30,
+        # An export step reads a page of samples and may stream the final archive's
+        # coco.json: Lambda's full 15 minutes, and room for one page plus one upload part.
+        "lambda_functions": {"on_export_message": {"lambda_timeout": 900,
+                                                   "lambda_memory_size": 1024}}}}}
 
 
 def iam_policy(outputs: dict, import_buckets=()) -> dict:
@@ -51,9 +56,13 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
             "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]},
         {"Effect": "Allow", "Resource": [bucket, f"{bucket}/*"], "Action": [
-            "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]},
+            "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+            "s3:AbortMultipartUpload"]},
         {"Effect": "Allow", "Resource": outputs["IngestQueueArn"], "Action": [
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]},
+        {"Effect": "Allow", "Resource": outputs["ExportQueueArn"], "Action": [
+            "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes"]},
         {"Effect": "Allow", "Resource": "arn:aws:logs:*:*:*", "Action": [
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
     ]}

@@ -12,7 +12,7 @@ from chalice import Blueprint
 from chalicelib import legacy, legacy_datasets, legacy_sessions, progress, samples, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import BadRequest
-from chalicelib.http import ROUTE_OPTIONS, answering, json_object, query_param
+from chalicelib.http import answering, json_object, query_param, router
 
 bp = Blueprint(__name__)
 
@@ -23,10 +23,7 @@ api = answering(lambda result: {"success": True, "result": result},
                 lambda err: {"success": False, "detail": err.message, "code": err.code})
 
 
-def route(path, **kwargs):
-    def register(view):
-        return bp.route(path, **ROUTE_OPTIONS, **kwargs)(api(view))
-    return register
+route = router(bp, api)
 
 
 def caller():

@@ -15,6 +15,8 @@ OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator
            "SiteBucket": "s", "SiteUrl": "https://x", "DistributionId": "D",
            "IngestQueue": "cloud-annotator-dev-ingest",
            "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
+           "ExportQueue": "cloud-annotator-dev-export",
+           "ExportQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-export",
            "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6))}
 
 
@@ -54,6 +56,8 @@ def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
     assert env["TABLE_PREFIX"] == "cloud-annotator-dev-" and env["JWT_SECRET"] == "s" * 48
     assert all(isinstance(v, str) for v in env.values())
     assert "AWS_ENDPOINT_URL" not in env
+    assert env["EXPORT_QUEUE"] == "cloud-annotator-dev-export"
+    assert config["stages"]["dev"]["lambda_functions"]["on_export_message"]["lambda_timeout"] == 900
     policy = json.loads((build / ".chalice" / "policy-dev.json").read_text())
     resources = [r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(
         s["Resource"], str) else s["Resource"])]

@@ -51,7 +51,7 @@ def callers(api):
 
 
 def test_every_cell(api, callers):
-    params = {"task_id": "perm", "sample_id": "s000", "invite_id": "nope"}
+    params = {"task_id": "perm", "sample_id": "s000", "invite_id": "nope", "export_id": "nope"}
     wrong = []
     for (method, template), row in sorted(table().items()):
         path = template.format(**params)

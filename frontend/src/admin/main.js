@@ -3,6 +3,7 @@
 // like the annotator's (`admin.html#token=...`, kept per tab in sessionStorage) or is pasted.
 import { Api } from "../api.js";
 import { loadSiteConfig } from "../link.js";
+import { setupExports } from "./exports.js";
 import { showSample } from "./sampleview.js";
 import { entriesFromDrop, entryFor, uploadEntries } from "./upload.js";
 
@@ -301,6 +302,7 @@ async function renderDetail() {
   emptyState($("#annotators"), "#annotators-empty");
   state.lastProgress = progress;
   renderInvites(invites.invites);
+  await state.refreshExports();
   await renderSamples();
 }
 
@@ -477,6 +479,7 @@ async function start(apiUrl, token) {
   $("#task-form").addEventListener("submit", saveTask);
   $("#task-new").addEventListener("click", resetForm);
   $("#invite-form").addEventListener("submit", invite);
+  state.refreshExports = setupExports(state.api, () => state.selected, refresh, showError);
   $("#samples-more").addEventListener("click", () => { state.samplesShown += SAMPLES_PAGE; refresh(); });
   $("#files").addEventListener("change", (e) => upload([...e.target.files].map((f) => entryFor(f))));
   const drop = $("#drop");

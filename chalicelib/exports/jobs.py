@@ -1,0 +1,137 @@
+"""Export jobs: the options a caller may ask for, the job record, and the queue.
+
+A job record is a JSON object in the data bucket at `exports/<task_id>/<export_id>/job.json`,
+next to everything the worker writes for it, so deleting a task's `exports/` prefix (tasks.py)
+or the bucket's lifecycle rule (infra/template.yaml) removes a job with its files. Only the
+route (creating it) and the worker (one step at a time, in order) write it.
+"""
+import json
+import secrets
+import threading
+import time
+from typing import Literal
+
+import boto3
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from .. import config, storage
+from ..errors import BadRequest, NotFound
+from ..models import Task
+from ..validation import Label, Strict, parse
+
+FORMATS = ("geojson", "masks", "coco", "all")
+LISTED = 20  # exports shown by GET /tasks/{id}/exports, newest first
+
+
+class ExportOptions(Strict):
+    format: Literal[FORMATS] = "all"  # type: ignore[valid-type]
+    versions: Literal["latest", "all"] = "latest"
+    status: Literal["completed", "all"] = "completed"
+    labels: list[Label] | None = Field(default=None, max_length=255)
+    images: bool = True  # copy the input images into the geojson layout
+
+
+def parse_options(task: Task, data: dict) -> ExportOptions:
+    unknown = sorted(set(data) - set(ExportOptions.model_fields))
+    if unknown:
+        raise BadRequest(f"Unknown export option {', '.join(unknown)}: the options are "
+                         f"{', '.join(ExportOptions.model_fields)}.", code="invalid_option")
+    options = parse(ExportOptions, data)
+    missing = [label for label in options.labels or [] if label not in task.labels]
+    if missing:
+        raise BadRequest(f"labels {', '.join(missing)} are not labels of this task; its labels "
+                         f"are {', '.join(task.labels)}.", code="invalid_option")
+    return options
+
+
+def prefix(task_id: str, export_id: str = "") -> str:
+    return f"exports/{task_id}/" + (f"{export_id}/" if export_id else "")
+
+
+def _record_key(task_id: str, export_id: str) -> str:
+    return prefix(task_id, export_id) + "job.json"
+
+
+def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
+    """Store a queued job and queue its first step."""
+    t = time.time()
+    # Sortable by creation time, so listing newest first needs no record reads.
+    export_id = f"{int(t * 1000):013d}-{secrets.token_hex(3)}"
+    job = {"id": export_id, "task_id": task.task_id, "status": "queued",
+           "options": options.model_dump(), "created_by": by, "created_at": t,
+           "updated_at": t, "finished_at": None, "error": None, "size": None,
+           "progress": {"done": 0, "total": progress["total"]}, "counts": {},
+           "progress_at_start": progress, "agreement": None, "digest": None,
+           "key": prefix(task.task_id, export_id) + f"{task.task_id}-{options.format}.zip",
+           "state": {"step": 0, "attempts": 0}}
+    save(job)
+    enqueue(job, 0)
+    return job
+
+
+def save(job: dict) -> None:
+    job["updated_at"] = time.time()
+    storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=_record_key(job["task_id"], job["id"]),
+                            Body=json.dumps(job).encode(), ContentType="application/json")
+
+
+def load(task_id: str, export_id: str) -> dict:
+    try:
+        body = storage.s3().get_object(Bucket=config.DATA_BUCKET,
+                                       Key=_record_key(task_id, export_id))["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise NotFound(f"Task '{task_id}' has no export '{export_id}': list them with "
+                           f"GET /tasks/{task_id}/exports.", code="export_not_found") from None
+        raise
+    return json.loads(body)
+
+
+def recent(task_id: str) -> list[dict]:
+    ids = []
+    pages = storage.s3().get_paginator("list_objects_v2").paginate(
+        Bucket=config.DATA_BUCKET, Prefix=prefix(task_id), Delimiter="/")
+    for page in pages:
+        ids += [p["Prefix"].rstrip("/").rsplit("/", 1)[1] for p in page.get("CommonPrefixes", [])]
+    out = []
+    for export_id in sorted(ids, reverse=True)[:LISTED]:
+        try:
+            out.append(to_json(load(task_id, export_id)))
+        except NotFound:  # a job being deleted or expiring right now
+            continue
+    return out
+
+
+def to_json(job: dict) -> dict:
+    """What callers see: no worker state; a fresh download URL for a finished export."""
+    out = {k: v for k, v in job.items() if k not in ("state", "key")}
+    if job["status"] == "done":
+        out["url"] = storage.presign_get(job["key"])
+        out["file_name"] = job["key"].rsplit("/", 1)[1]
+    return out
+
+
+# --- the queue -----------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_queue: dict = {}
+
+
+def _sqs():
+    with _lock:
+        if "client" not in _queue:
+            client = boto3.client("sqs", region_name=config.REGION)
+            _queue["client"] = client
+            _queue["url"] = client.get_queue_url(QueueName=config.EXPORT_QUEUE)["QueueUrl"]
+        return _queue["client"], _queue["url"]
+
+
+def enqueue(job: dict, step: int) -> None:
+    client, url = _sqs()
+    client.send_message(QueueUrl=url, MessageBody=json.dumps(
+        {"task_id": job["task_id"], "export_id": job["id"], "step": step}))
+
+
+def queue_url() -> str:
+    return _sqs()[1]
