@@ -1,0 +1,79 @@
+"""schemathesis runs the served OpenAPI description against the local stack, as an admin and as
+an annotator: no answer may be a 5xx, and every answer must be one the description lists (status,
+content type, schema).
+
+Bounded by MAX_EXAMPLES per operation and role (and deterministic, so a failure repeats), never
+by time. Path ids are fixed to tasks, samples and an invite seeded here, so requests reach real
+objects; a body's lease_id is swapped for a lease the caller holds, so the annotator loop answers
+200s as well as 409s. Inputs that once found a bug are kept as regular tests in
+tests/integration/test_openapi_regressions.py.
+"""
+import pytest
+import schemathesis
+from client import User, polygon
+from schemathesis.checks import (content_type_conformance, not_a_server_error,
+                                 response_schema_conformance, status_code_conformance)
+from schemathesis.config import SchemathesisConfig
+
+from chalicelib import openapi
+
+MAX_EXAMPLES = 8
+N_SAMPLES = 40  # each successful submit finishes one
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+# Each role works on its own task, so an admin's PATCH cannot lock the annotator out.
+ROLES = {"admin": ("openapi-fuzz-admin", None), "annotator": ("openapi-fuzz-open", "fuzz-annotator")}
+
+
+def _token(stack, role):
+    sub = ROLES[role][1]
+    return stack.tokens["admin"] if sub is None else stack.annotator_token(sub)
+
+
+def _seed(stack, task_id):
+    admin = User(stack, stack.tokens["admin"])
+    resp = admin.call("POST", "/tasks", json={"id": task_id, "name": task_id,
+                                             "sample_visibility": "public"})
+    assert resp.status_code == 201, resp.text
+    resp = admin.call("POST", f"/tasks/{task_id}/samples", json={"samples": [
+        {"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"},
+         **({"annotation": polygon()} if i % 2 else {})} for i in range(N_SAMPLES)]})
+    assert resp.status_code == 201, resp.text
+    resp = admin.call("POST", f"/tasks/{task_id}/invites", json={"emails": ["fuzz@example.org"]})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["invites"][0]["id"]
+
+
+@pytest.fixture(scope="module")
+def invites(stack):
+    return {role: _seed(stack, task_id) for role, (task_id, _) in ROLES.items()}
+
+
+schema = schemathesis.openapi.from_path(openapi.DOC_PATH, config=SchemathesisConfig.from_dict({
+    "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
+                   "mode": "all"},
+    "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
+}))
+
+
+def _hold_lease(user, case):
+    """Claim (or get back) the caller's lease and point the case at it."""
+    resp = user.call("POST", f"/tasks/{case.path_parameters['task_id']}/claim")
+    if resp.status_code == 200:
+        claimed = resp.json()
+        case.path_parameters["sample_id"] = claimed["sample"]["id"]
+        case.body["lease_id"] = claimed["lease"]["id"]
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+@schema.parametrize()
+def test_every_answer_is_documented_and_none_is_a_5xx(case, role, stack, invites):
+    token = _token(stack, role)
+    case.path_parameters = {**(case.path_parameters or {}), **{
+        name: value for name, value in (("task_id", ROLES[role][0]), ("sample_id", "s000"),
+                                        ("invite_id", invites[role]))
+        if name in (case.path_parameters or {})}}
+    if isinstance(case.body, dict) and "lease_id" in case.body:
+        _hold_lease(User(stack, token), case)
+    case.call_and_validate(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"},
+                           checks=CHECKS)
