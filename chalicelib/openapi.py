@@ -216,9 +216,9 @@ OPERATIONS = {
         "Revoke an invite: its token stops working", OWNER, shape({"invite": ref("Invite")})),
 }
 
+# Ids made to a pattern when tasks and samples are created; other path ids are plain strings.
 PATH_IDS = {"task_id": TypeAdapter(TaskId).json_schema(),
-            "sample_id": TypeAdapter(SampleId).json_schema(),
-            "invite_id": STR}
+            "sample_id": TypeAdapter(SampleId).json_schema()}
 
 ERRORS = {
     400: "Bad input: the message says what to fix",
@@ -255,7 +255,7 @@ def _parameter(name, schema, required, description, where="query") -> dict:
 def _operation(method: str, path: str, op: Op, body_ref) -> dict:
     out = {"operationId": _operation_id(method, path), "summary": op.summary,
            "description": f"Who: {op.who}."}
-    params = [_parameter(n, PATH_IDS[n], True, f"the {n.replace('_', ' ')}", "path")
+    params = [_parameter(n, PATH_IDS.get(n, STR), True, f"the {n.replace('_', ' ')}", "path")
               for n in re.findall(r"{(\w+)}", path)]
     params += [_parameter(*q) for q in op.query]
     if params:
