@@ -7,6 +7,7 @@ by time. Path ids are fixed to tasks, samples and an invite seeded here, so requ
 objects; a body's lease_id is swapped for a lease the caller holds, so the annotator loop answers
 200s as well as 409s. An input that finds a bug becomes a regular test beside its fix.
 """
+import base64
 import json
 import os
 import time
@@ -14,6 +15,7 @@ import time
 import pytest
 import requests
 import schemathesis
+from hypothesis import strategies as st
 from client import User, polygon
 from schemathesis.checks import (content_type_conformance, not_a_server_error,
                                  response_schema_conformance, status_code_conformance)
@@ -60,6 +62,20 @@ schema = schemathesis.openapi.from_path(openapi.DOC_PATH, config=SchemathesisCon
                    "mode": "all"},
     "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
 }))
+
+
+# Cursors are opaque, but easy to tamper with: also send base64 of arbitrary JSON.
+ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                        lambda inner: st.lists(inner, max_size=3) |
+                        st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+TAMPERED_CURSOR = ANY_JSON.map(lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).decode())
+
+
+@schema.hook
+def flatmap_query(context, query):
+    if not query or "cursor" not in query:
+        return st.just(query)
+    return st.one_of(st.just(query), TAMPERED_CURSOR.map(lambda c: {**query, "cursor": c}))
 
 
 def _hold_lease(user, case):
