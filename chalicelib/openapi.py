@@ -1,11 +1,12 @@
 """The OpenAPI 3.1 description of the native API: served at GET /openapi.json, kept in
 docs/openapi.json.
 
-Request bodies and path ids are the pydantic models and types the routes validate with, so a
-changed field or limit shows up here by itself; answer shapes are written once, below. Every
-route app.py registers needs an entry in OPERATIONS (tests/unit/test_openapi.py fails
-otherwise); after a change, `python -m chalicelib.openapi --write` rewrites docs/openapi.json.
-The document is built on the first request, never at import: cold starts do not pay for it.
+Request bodies are the pydantic models the routes validate with (and ids the types they are
+created with), so a changed field or limit shows up here by itself; answer shapes are written
+once, below. Every route app.py registers needs an entry in OPERATIONS
+(tests/unit/test_openapi_routes.py fails otherwise); after a change,
+`python -m chalicelib.openapi --write` rewrites docs/openapi.json. The document is built on the
+first request, never at import: cold starts do not pay for it.
 """
 import functools
 import json
@@ -29,7 +30,8 @@ REF = "#/components/schemas/{model}"
 ANYONE = "anyone, no token"
 SIGNED_IN = "any signed-in user"
 ADMIN = "admins"
-MAY_SEE = "whoever the task is open to: its annotators (any signed-in user when it names none), owners, admins"
+MAY_SEE = ("whoever the task is open to: its annotators (any signed-in user when it names none), "
+           "owners, admins")
 OWNER = "the task's owners and admins"
 BROWSER = f"{OWNER}; on tasks with sample_visibility public, whoever the task is open to"
 HOLDER = "the holder of the lease"
@@ -64,11 +66,7 @@ def shape(required: dict, optional: dict | None = None) -> dict:
 ERROR = {"type": "object", "required": ["error"], "additionalProperties": False,
          "properties": {"error": shape({"code": STR, "message": STR})}}
 FILES = mapping(STR)  # file name -> data-bucket key, or (signed) URL
-SAMPLE = shape({"id": STR, "status": {"enum": list(samples.STATUSES)}, "order": COUNT,
-                "files": FILES, "submitted": COUNT, "version": COUNT},
-               {"media": OBJECT, "problem": STR})
-INVITE = shape({"id": STR, "task_id": STR, "email": STR, "created_by": STR, "created_at": INT,
-                "expires_at": INT, "revoked_at": nullable(INT)})
+STATUS = {"enum": list(samples.STATUSES)}
 
 
 def _task_fields() -> dict:
@@ -93,7 +91,8 @@ def answers() -> dict:
         "Task": shape({"id": STR, "name": STR},
                       {**_task_fields(), "created_by": STR, "created_at": INT,
                        "progress": ref("Progress")}),
-        "Sample": SAMPLE,
+        "Sample": shape({"id": STR, "status": STATUS, "order": COUNT, "files": FILES,
+                         "submitted": COUNT, "version": COUNT}, {"media": OBJECT, "problem": STR}),
         "SampleDetail": {"allOf": [ref("Sample"), shape({"versions": array(shape({
             "version": COUNT, "by": STR, "at": INT,
             "kind": {"enum": ["pre", "draft", "submitted"]}, "features": COUNT}))})]},
@@ -101,12 +100,13 @@ def answers() -> dict:
             "sample": shape({"id": STR, "files": FILES,
                              "annotation": nullable(ref("FeatureCollection")), "version": COUNT}),
             "lease": shape({"id": STR, "expires_at": INT})}),
-        "SampleView": shape({"id": STR, "status": {"enum": list(samples.STATUSES)},
+        "SampleView": shape({"id": STR, "status": STATUS,
                              "problem": nullable(STR), "files": FILES, "thumbnails": FILES,
                              "media": OBJECT, "version": nullable(COUNT),
                              "annotation": nullable(ref("FeatureCollection"))}),
         "Lease": shape({"sample_id": STR, "user": STR, "lease_id": STR, "expires_at": INT}),
-        "Invite": INVITE,
+        "Invite": shape({"id": STR, "task_id": STR, "email": STR, "created_by": STR,
+                         "created_at": INT, "expires_at": INT, "revoked_at": nullable(INT)}),
         "NewInvite": {"allOf": [ref("Invite"), shape({"token": STR})]},
         "UploadPlan": shape({"sample_id": STR, "name": STR, "key": STR,
                              "status": {"enum": ["exists", "upload"]}},
@@ -155,7 +155,7 @@ OPERATIONS = {
     ("GET", "/tasks/{task_id}/samples"): Op(
         "One page of the task's samples", BROWSER,
         shape({"samples": array(ref("Sample")), "cursor": nullable(STR)}),
-        query=(("status", {"enum": list(samples.STATUSES)}, False, "only samples in this state"),
+        query=(("status", STATUS, False, "only samples in this state"),
                ("limit", {"type": "integer", "minimum": 1, "maximum": samples.MAX_PAGE,
                           "default": samples.DEFAULT_PAGE}, False, "samples per page"),
                ("cursor", STR, False, "the cursor of the previous page"))),

@@ -30,7 +30,8 @@ RETRIES_ON_503 = 5
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 # Each role works on its own task, so an admin's PATCH cannot lock the annotator out.
-ROLES = {"admin": ("openapi-fuzz-admin", None), "annotator": ("openapi-fuzz-open", "fuzz-annotator")}
+ROLES = {"admin": ("openapi-fuzz-admin", None),
+         "annotator": ("openapi-fuzz-open", "fuzz-annotator")}
 
 
 def _token(stack, role):

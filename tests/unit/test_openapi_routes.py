@@ -49,7 +49,8 @@ def test_every_error_answer_is_the_envelope_and_every_token_route_documents_401(
 def test_request_bodies_are_the_models_the_routes_validate_with():
     doc = openapi.document()
     body = doc["paths"]["/tasks/{task_id}/samples/{sample_id}/submit"]["post"]["requestBody"]
-    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SubmitBody"}
+    assert body["content"]["application/json"]["schema"] == \
+        {"$ref": "#/components/schemas/SubmitBody"}
     submit = doc["components"]["schemas"]["SubmitBody"]
     assert submit["required"] == ["lease_id", "annotation", "submission_id"]
     assert submit["additionalProperties"] is False  # unknown fields are a 400
@@ -58,7 +59,8 @@ def test_request_bodies_are_the_models_the_routes_validate_with():
 
 def test_the_document_is_built_on_first_request_not_at_import():
     """The Lambda's cold start imports app.py: building the document must wait for a request."""
-    probe = "import app; from chalicelib import openapi; print(openapi.document.cache_info().currsize)"
+    probe = ("import app; from chalicelib import openapi; "
+             "print(openapi.document.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=openapi.DOC_PATH.parents[1])
     assert out.stdout.strip() == "0"
