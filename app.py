@@ -2,7 +2,7 @@
 into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
 from chalice import Chalice, Response
 
-from chalicelib import leases, progress, samples, sources, tasks
+from chalicelib import leases, openapi, progress, samples, sources, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
@@ -32,6 +32,11 @@ def request_body(model):
 @route("/health", methods=["GET"])
 def health():
     return {"status": "ok"}
+
+
+@route("/openapi.json", methods=["GET"])
+def openapi_document():
+    return openapi.document()
 
 
 # --- tasks ---------------------------------------------------------------------------------
@@ -111,8 +116,8 @@ def _browsable(who, task_id):
 def list_samples(task_id):
     task = _browsable(caller(), task_id)
     req = app.current_request
-    return samples.list_page(task, query_param(req, "status"), int_param(req, "limit", 100, 1, 1000),
-                             query_param(req, "cursor"))
+    limit = int_param(req, "limit", samples.DEFAULT_PAGE, 1, samples.MAX_PAGE)
+    return samples.list_page(task, query_param(req, "status"), limit, query_param(req, "cursor"))
 
 
 @route("/tasks/{task_id}/samples/{sample_id}", methods=["GET"])

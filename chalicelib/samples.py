@@ -114,6 +114,7 @@ def _write_chunk(task: Task, chunk, pre_keys: dict, digests: dict, t: int, extra
 # --- reading -------------------------------------------------------------------------------
 
 STATUSES = ("available", "in_progress", "complete", "problem")
+DEFAULT_PAGE, MAX_PAGE = 100, 1000  # samples per page of GET /tasks/{task_id}/samples
 
 
 def _decode_cursor(task: Task, cursor: str | None):
