@@ -116,8 +116,9 @@ def answers() -> dict:
         "Registered": shape({"created": COUNT, "existing": array(STR)}),
         "Export": shape({"id": STR, "task_id": STR,
                          "status": {"enum": ["queued", "running", "done", "failed"]}},
-                        {"options": OBJECT, "progress": OBJECT, "counts": OBJECT, "size": INT,
-                         "url": STR, "file_name": STR, "error": STR}),
+                        {"options": OBJECT, "progress": OBJECT, "counts": OBJECT,
+                         "size": nullable(INT), "url": STR, "file_name": STR,
+                         "error": nullable(STR), "agreement": nullable(OBJECT)}),
     }
 
 
