@@ -165,7 +165,11 @@ def submit(task_id, sample_id):
     spec = request_body(SubmitBody)
     version = leases.submit(task, who.sub, sample_id, spec.lease_id,
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
-    return {"version": version, "progress": progress.progress(tasks.get(task_id))}
+    answer = {"version": version, "progress": progress.progress(tasks.get(task_id))}
+    if spec.next:
+        lease = leases.claim(task, who.sub)
+        answer["next"] = None if lease is None else _claimed(task, who, lease)
+    return answer
 
 
 # --- task administration -------------------------------------------------------------------
