@@ -71,9 +71,11 @@ def test_shortcuts_are_dead_behind_open_dialogs(stack, site, seeder, new_context
         page.keyboard.press(key)
     expect(lost).to_be_visible()
     assert page.locator("#viewer").get_attribute("data-sample") == sample
-    page.keyboard.press("Enter")
-    shown_sample(page, other_than=sample)
+    with page.expect_response(lambda r: r.url.endswith("/claim") and r.request.method == "POST") as claimed:
+        page.keyboard.press("Enter")  # the lease is still live (only the draft was refused): same sample back
+    assert claimed.value.ok
     expect(lost).to_be_hidden()
+    expect(page.locator("#save-status")).to_contain_text("Restored")  # the drawing was kept locally
 
 
 def test_no_edit_is_lost_while_a_submit_is_pending(stack, site, seeder, new_context):
@@ -109,19 +111,12 @@ def test_a_submit_nobody_answers_times_out_and_is_retried(stack, site, seeder, n
     draw_polygon(page, triangle(page))
     expect_shapes(page, 1)
     attempts = []
-
-    def first_one_hangs(route):
-        if route.request.method != "POST":
-            return route.continue_()
-        attempts.append(route)
-        if len(attempts) > 1:
-            route.continue_()
-
-    page.route("**/submit", first_one_hangs)
-    page.keyboard.press("Enter")
+    page.route("**/submit", lambda route: attempts.append(route) if route.request.method == "POST" else route.continue_())
+    page.keyboard.press("Enter")  # the first attempt is never answered...
     expect(page.locator("#banner")).to_contain_text("retrying", timeout=20_000)
+    assert len(attempts) >= 2  # ...so the page gave up on it and sent it again
+    attempts[-1].continue_()
     shown_sample(page, other_than=sample, timeout=30_000)
-    assert len(attempts) >= 2
     assert kinds(seeder, task, sample) == ["submitted"]
 
 
