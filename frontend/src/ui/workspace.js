@@ -44,13 +44,12 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
               {
                 "data-tool": t,
                 title: `${TOOLS[t].title} (${TOOLS[t].key.toUpperCase()})`,
-                "aria-label": TOOLS[t].title,
                 "aria-pressed": "false",
                 onclick: () => on.tool(t),
               },
               icon(t),
               h("span", {}, TOOLS[t].title),
-              h("kbd", {}, TOOLS[t].key.toUpperCase()),
+              h("kbd", { "aria-hidden": "true" }, TOOLS[t].key.toUpperCase()),
             );
             return toolButtons[t];
           }),
@@ -71,7 +70,7 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
           { "data-label": label, role: "radio", "aria-checked": "false", tabindex: "-1", onclick: () => on.label(label) },
           h("span.swatch", { style: { background: colors[label] } }),
           h("span.label-name", {}, label),
-          i < 9 ? h("kbd", {}, String(i + 1)) : null,
+          i < 9 ? h("kbd", { "aria-hidden": "true" }, String(i + 1)) : null,
         );
         return labelButtons[label];
       }),
@@ -109,9 +108,14 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
     : null;
 
   const mainButtons = [
-    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
-    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
-    h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)", "aria-keyshortcuts": "N" }, "Skip ", h("kbd", { "aria-hidden": "true" }, "N")),
+    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)", "aria-keyshortcuts": "S" }, "Save draft ", h("kbd", { "aria-hidden": "true" }, "S")),
+    h(
+      "button.btn.primary#submit-btn",
+      { onclick: on.submit, title: "Submit and go to the next image (Enter)", "aria-keyshortcuts": "Enter" },
+      "Submit ",
+      h("kbd", { "aria-hidden": "true" }, "↵"),
+    ),
   ];
 
   mount(
