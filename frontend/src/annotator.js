@@ -151,6 +151,7 @@ export class Annotator {
     this.setBusy(true, "Submitting…");
     try {
       const result = await this.session.submit(await this.viewer.getAnnotation());
+      document.body.dataset.lastAnswerMs = String(Math.round(performance.now() - startedAt));
       header.setProgress(result.progress, this.me);
       this.sample = null;
       this.shown = false;
@@ -260,6 +261,7 @@ export class Annotator {
     if (text) this.ui.setStatus(text);
   }
 
+  /** Enter -> next image painted, and (above) Enter -> the server's answer: read by the timing test. */
   recordSwitch(startedAt) {
     const ms = Math.round(performance.now() - startedAt);
     document.body.dataset.lastSwitchMs = String(ms);
