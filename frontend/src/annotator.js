@@ -51,6 +51,7 @@ export class Annotator {
     const helpButton = document.getElementById("help-btn");
     helpButton.hidden = false;
     helpButton.onclick = () => this.toggleHelp();
+    helpButton.onmousedown = (e) => e.preventDefault(); // focus must not come back to it: Enter submits
     await this.next();
   }
 

@@ -41,7 +41,7 @@ export class BuiltinViewer {
     this.history = new History();
     this.listeners = [];
     this.source = new VectorSource();
-    this.vectorLayer = new VectorLayer({ source: this.source, style: (f) => this.styleFor(f, false) });
+    this.vectorLayer = new VectorLayer({ source: this.source, style: (f) => this.styleFor(f, f === this.justDrawn) });
     this.imageLayer = new ImageLayer();
     this.map = new Map({
       target,
@@ -62,8 +62,9 @@ export class BuiltinViewer {
     this.sketching = false;
     this.tool = "select";
     this.editable = true;
-    this.justDrawn = null; // a label chosen right after drawing applies to this shape
-    this.select.on("select", () => (this.justDrawn = null));
+    // The shape just drawn is shown as selected (as Kaibu does) and a label chosen now applies to it.
+    this.justDrawn = null;
+    this.select.on("select", () => this.setJustDrawn(null));
   }
 
   // ---- the interface shared with the Kaibu adapter -------------------------------------------
@@ -104,7 +105,7 @@ export class BuiltinViewer {
     this.draw = null;
     this.freehand = null;
     this.sketching = false;
-    this.justDrawn = null;
+    this.setJustDrawn(null);
     this.tool = tool;
     const drawing = tool !== "select";
     if (drawing) {
@@ -112,13 +113,13 @@ export class BuiltinViewer {
       this.draw = new Draw({ source: this.source, style: (f) => this.sketchStyle(f), ...DRAW_TYPES[tool] });
       this.draw.on("drawstart", () => {
         this.sketching = true;
-        this.justDrawn = null;
+        this.setJustDrawn(null);
       });
       this.draw.on("drawabort", () => (this.sketching = false));
       this.draw.on("drawend", (e) => {
         this.sketching = false;
         e.feature.setProperties({ label: this.label, edge_color: this.colors[this.label] });
-        this.justDrawn = e.feature;
+        this.setJustDrawn(e.feature);
         // drawend fires before the feature is added to the source
         setTimeout(() => this.committed(), 0);
       });
@@ -195,8 +196,13 @@ export class BuiltinViewer {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  setJustDrawn(feature) {
+    if (this.justDrawn === feature) return;
+    this.justDrawn = feature;
+    this.vectorLayer?.changed();
+  }
   load(annotation) {
-    this.justDrawn = null;
+    this.setJustDrawn(null);
     this.select.getFeatures().clear();
     this.source.clear();
     this.source.addFeatures(readFeatures(annotation));
