@@ -77,8 +77,9 @@ def test_pinch_zooms_the_image_not_the_page(stack, site, seeder, touch_context):
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     cdp = page.context.new_cdp_session(page)
 
-    def touch(kind, spread):
-        points = [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 0}, {"x": cx + spread, "y": cy, "id": 1}]
+    def touch(kind, spread, shift=0):
+        points = [] if kind == "touchEnd" else [{"x": cx - spread + shift, "y": cy, "id": 0},
+                                                {"x": cx + spread + shift, "y": cy, "id": 1}]
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", 40)
@@ -87,6 +88,15 @@ def test_pinch_zooms_the_image_not_the_page(stack, site, seeder, touch_context):
     touch("touchEnd", 0)
     page.wait_for_function(f"{zoom} < {before} * 0.8")  # zoomed in: fewer image pixels per screen pixel
     assert page.evaluate("scrollY") == 0 and page.evaluate("visualViewport.scale") == 1
+
+    center = "window.annotator.viewer.map.getView().getCenter()[0]"
+    x_before = page.evaluate(center)
+    touch("touchStart", 60)
+    for shift in range(10, 130, 10):  # two fingers move right together: the image follows them
+        touch("touchMove", 60, shift)
+    touch("touchEnd", 0)
+    page.wait_for_function(f"{center} < {x_before} - 10")
+    assert page.evaluate("scrollX") == 0 and page.evaluate("window.annotator.viewer.getAnnotation().features.length") == 0
 
 
 def axe_violations(page, serious_only=True):
