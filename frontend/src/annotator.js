@@ -31,6 +31,7 @@ export class Annotator {
     this.colors = labelColors(this.labels, task.client_config || {});
     this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
     this.busy = false;
+    this.locked = false; // busy with this image: edits cannot be kept (a submit is on its way)
     this.sample = null; // the sample whose lease we hold
     this.shown = false; // whether its image is on screen (nothing to save or submit otherwise)
   }
@@ -185,6 +186,11 @@ export class Annotator {
       if (detail) this.selectLabel(detail, { relabel: false });
       return;
     }
+    if (this.locked) {
+      // Only Kaibu (its own window) can still be edited now; what it sends is not part of this submit.
+      this.ui.setStatus("Changes made while submitting are not kept", "error");
+      return;
+    }
     const annotation = await this.viewer.getAnnotation();
     const kept = this.session.keepLocally(annotation);
     this.updateCount(annotation);
@@ -257,6 +263,7 @@ export class Annotator {
   /** Busy: a request about this image is on its way; unless editable, the image is locked meanwhile. */
   setBusy(busy, text, { editable = !busy } = {}) {
     this.busy = busy;
+    this.locked = !editable;
     this.ui.setBusy(busy, { locked: !editable });
     this.viewer.setEditable?.(editable);
     if (text) this.ui.setStatus(text);
