@@ -187,7 +187,11 @@ def submit(task_id, sample_id):
     spec = request_body(SubmitBody)
     receipt = leases.submit(task, who.sub, sample_id, spec.lease_id,
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
-    return {"version": receipt.version, "progress": progress.after_submit(task, receipt, who.sub)}
+    answer = {"version": receipt.version, "progress": progress.after_submit(task, receipt, who.sub)}
+    if spec.next:
+        lease = leases.claim(task, who.sub)
+        answer["next"] = None if lease is None else _claimed(task, who, lease)
+    return answer
 
 
 # --- task administration -------------------------------------------------------------------

@@ -188,8 +188,8 @@ OPERATIONS = {
         shape({"version": COUNT}), DraftBody, conflict=True),
     ("POST", "/tasks/{task_id}/samples/{sample_id}/submit"): Op(
         "Submit the annotation; the same submission_id again answers the same, changing nothing",
-        HOLDER, shape({"version": COUNT, "progress": ref("Progress")}), SubmitBody,
-        conflict=True),
+        HOLDER, shape({"version": COUNT, "progress": ref("Progress")},
+                      {"next": nullable(ref("Claimed"))}), SubmitBody, conflict=True),
     # task administration
     ("GET", "/tasks/{task_id}/leases"): Op("Every live lease", OWNER,
                                            shape({"leases": array(ref("Lease"))})),

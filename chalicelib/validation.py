@@ -248,6 +248,7 @@ class DraftBody(Strict):
 
 class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
+    next: bool = False  # also claim the caller's next sample: one request per image instead of two
 
 
 def parse(model: type[BaseModel], data, what: str = "request body") -> BaseModel:

@@ -7,7 +7,8 @@ import { labelColors, taskLabels } from "./labels.js";
 import { AnnotationSession, LeaseLost } from "./session.js";
 import { banner, header } from "./ui/header.js";
 import { leaseLostDialog } from "./ui/leaseLost.js";
-import { showScreen, screenForStatus } from "./ui/screens.js";
+import { unsentWork } from "./localstore.js";
+import { showScreen, screenForError, screenForStatus } from "./ui/screens.js";
 import { bindShortcuts, helpPanel, shortcutTable } from "./ui/shortcuts.js";
 import { buildWorkspace } from "./ui/workspace.js";
 import { BuiltinViewer } from "./viewer/builtin.js";
@@ -30,6 +31,7 @@ export class Annotator {
     this.colors = labelColors(this.labels, task.client_config || {});
     this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
     this.busy = false;
+    this.locked = false; // busy with this image: edits cannot be kept (a submit is on its way)
     this.sample = null; // the sample whose lease we hold
     this.shown = false; // whether its image is on screen (nothing to save or submit otherwise)
   }
@@ -50,6 +52,7 @@ export class Annotator {
     const helpButton = document.getElementById("help-btn");
     helpButton.hidden = false;
     helpButton.onclick = () => this.toggleHelp();
+    helpButton.onmousedown = (e) => e.preventDefault(); // focus must not come back to it: Enter submits
     await this.next();
   }
 
@@ -95,25 +98,7 @@ export class Annotator {
   async next(startedAt = performance.now()) {
     this.setBusy(true, "Loading next image…");
     try {
-      const claimed = await this.session.claim();
-      if (!claimed) return this.finished();
-      this.sample = claimed.sample; // held from here on: a broken image can still be skipped
-      this.shown = false;
-      const image = await this.loadFresh(claimed.sample).catch(() => null);
-      if (!image) {
-        this.ui.setStatus("This image could not be loaded. Skip it (N) to get another one.", "error");
-        return;
-      }
-      await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
-      this.shown = true;
-      banner.hide(); // whatever went wrong before, this image arrived
-      this.ui.viewerEl.dataset.sample = claimed.sample.id;
-      this.updateCount(claimed.annotation);
-      this.ui.setStatus(
-        claimed.restored ? "Restored your unsaved work from this device" : "Ready",
-        claimed.restored ? "warn" : "",
-      );
-      this.recordSwitch(startedAt);
+      await this.showClaimed(await this.session.claim(), startedAt);
     } catch (e) {
       this.fail(e, { fatal: true });
     } finally {
@@ -121,9 +106,31 @@ export class Annotator {
     }
   }
 
+  /** Show a sample already held (from a claim or a submit's answer); null: nothing left. */
+  async showClaimed(claimed, startedAt) {
+    if (!claimed) return this.finished();
+    this.sample = claimed.sample; // held from here on: a broken image can still be skipped
+    this.shown = false;
+    const image = await this.loadFresh(claimed.sample).catch(() => null);
+    if (!image) {
+      this.ui.setStatus("This image could not be loaded. Skip it (N) to get another one.", "error");
+      return;
+    }
+    await this.viewer.show(image.src, image.naturalWidth, image.naturalHeight, claimed.annotation);
+    this.shown = true;
+    banner.hide(); // whatever went wrong before, this image arrived
+    this.ui.viewerEl.dataset.sample = claimed.sample.id;
+    this.updateCount(claimed.annotation);
+    this.ui.setStatus(
+      claimed.restored ? "Restored your unsaved work from this device" : "Ready",
+      claimed.restored ? "warn" : "",
+    );
+    this.recordSwitch(startedAt);
+  }
+
   async save() {
     if (this.busy || !this.shown) return;
-    this.setBusy(true, "Saving draft…");
+    this.setBusy(true, "Saving draft…", { editable: true }); // edits meanwhile stay local and newer
     try {
       await this.session.saveDraft(await this.viewer.getAnnotation());
       banner.hide();
@@ -135,6 +142,10 @@ export class Annotator {
     }
   }
 
+  /**
+   * One request: the server stores the submission and answers with the next claim. Editing is
+   * locked until then, so nothing drawn meanwhile can be dropped with the old image.
+   */
   async submit() {
     if (this.busy || !this.shown) return;
     if (this.viewer.isSketching?.()) return this.viewer.finishSketch();
@@ -142,14 +153,16 @@ export class Annotator {
     this.setBusy(true, "Submitting…");
     try {
       const result = await this.session.submit(await this.viewer.getAnnotation());
+      document.body.dataset.lastAnswerMs = String(Math.round(performance.now() - startedAt));
       header.setProgress(result.progress, this.me);
       this.sample = null;
       this.shown = false;
+      await this.showClaimed(result.next, startedAt);
     } catch (e) {
+      this.fail(e, { fatal: !this.shown });
+    } finally {
       this.setBusy(false);
-      return this.fail(e);
     }
-    await this.next(startedAt);
   }
 
   async skip() {
@@ -173,10 +186,15 @@ export class Annotator {
       if (detail) this.selectLabel(detail, { relabel: false });
       return;
     }
+    if (this.locked) {
+      // Only Kaibu (its own window) can still be edited now; what it sends is not part of this submit.
+      this.ui.setStatus("Changes made while submitting are not kept", "error");
+      return;
+    }
     const annotation = await this.viewer.getAnnotation();
-    this.session.keepLocally(annotation);
+    const kept = this.session.keepLocally(annotation);
     this.updateCount(annotation);
-    this.ui.setStatus("Unsaved changes · kept on this device", "warn");
+    this.ui.setStatus(kept ? "Unsaved changes · kept on this device" : "Not saved: this image is not reserved for you", kept ? "warn" : "error");
   }
 
   selectTool(tool) {
@@ -210,7 +228,7 @@ export class Annotator {
     const a = this.actions();
     return {
       ...a,
-      cancel: () => (document.getElementById("help") ? this.toggleHelp() : this.viewer.abortSketch?.()),
+      cancel: () => this.viewer.abortSketch?.(),
       labelByNumber: (key) => this.labels[Number(key) - 1] && this.selectLabel(this.labels[Number(key) - 1]),
       zoomKey: (key) => (key === "0" ? a.fit() : a[key === "-" ? "zoomOut" : "zoomIn"]()),
       help: () => this.toggleHelp(),
@@ -219,8 +237,10 @@ export class Annotator {
 
   toggleHelp() {
     const open = document.getElementById("help");
-    if (open) return open.remove();
-    document.body.append(helpPanel(this.shortcuts, () => document.getElementById("help")?.remove()));
+    if (open) return open.close();
+    const dialog = helpPanel(this.shortcuts);
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -240,12 +260,16 @@ export class Annotator {
     this.ui.setSample(this.sample ? `Image ${this.sample.id}` : "", annotation?.features?.length ?? 0);
   }
 
-  setBusy(busy, text) {
+  /** Busy: a request about this image is on its way; unless editable, the image is locked meanwhile. */
+  setBusy(busy, text, { editable = !busy } = {}) {
     this.busy = busy;
-    this.ui.setBusy(busy);
+    this.locked = !editable;
+    this.ui.setBusy(busy, { locked: !editable });
+    this.viewer.setEditable?.(editable);
     if (text) this.ui.setStatus(text);
   }
 
+  /** Enter -> next image painted, and (above) Enter -> the server's answer: read by the timing test. */
   recordSwitch(startedAt) {
     const ms = Math.round(performance.now() - startedAt);
     document.body.dataset.lastSwitchMs = String(ms);
@@ -270,47 +294,47 @@ export class Annotator {
     this.shown = false;
     this.ui.setStatus("Not saved: this image is no longer reserved for you", "error");
     const annotation = this.viewer ? await this.viewer.getAnnotation() : null;
-    document.body.append(
-      leaseLostDialog({
-        sampleId: this.sample?.id || "annotation",
-        annotation,
-        onNext: () => {
-          document.getElementById("lease-lost")?.remove();
-          this.sample = null;
-          this.shown = false;
-          this.next();
-        },
-      }),
-    );
+    const dialog = leaseLostDialog({
+      sampleId: this.sample?.id || "annotation",
+      annotation,
+      onNext: () => {
+        dialog.close();
+        dialog.remove();
+        this.sample = null;
+        this.shown = false;
+        this.next();
+      },
+    });
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   /** fatal: there is no image on screen to keep working on, so a full screen replaces it. */
   fail(e, { fatal = false } = {}) {
     if (e instanceof LeaseLost) return this.leaseLost();
-    if (e instanceof ApiError) {
-      const kind = screenForStatus(e.status);
-      if (fatal && (kind === "unreachable" || kind === "error")) {
-        this.leave();
-        // Local drafts and any unsent submit survive a reload, which is the simplest full retry.
-        return showScreen(this.root, kind, {
-          message: e.message,
-          actions: [{ label: "Try again", onclick: () => location.reload(), primary: true }],
-        });
-      }
-      if (kind === "unreachable" || kind === "error") {
-        this.ui.setStatus(e.message, "error");
-        banner.show(
-          kind === "unreachable"
-            ? "Cannot reach the server. Your work is kept on this device; press S or Submit to try again."
-            : `The server refused: ${e.message}`,
-          "error",
-        );
-        return;
-      }
-      this.leave();
-      return showScreen(this.root, kind, { message: e.message });
+    if (!(e instanceof ApiError)) {
+      console.error(e);
+      this.ui.setStatus(String(e.message || e), "error");
+      return;
     }
-    console.error(e);
-    this.ui.setStatus(String(e.message || e), "error");
+    const kind = screenForStatus(e.status);
+    if (!fatal && (kind === "unreachable" || kind === "error")) {
+      // The image is still here: keep working, the next Save or Submit tries again.
+      this.ui.setStatus(kind === "unreachable" ? "Not sent: no connection" : "Not sent", "error");
+      banner.show(
+        kind === "unreachable"
+          ? "Cannot reach the server. Your work is kept on this device; press S or Submit to try again."
+          : `The server could not take this: ${e.message}`,
+        "error",
+      );
+      return;
+    }
+    this.leave();
+    // Local drafts and any unsent submit survive a reload, which is the simplest full retry.
+    showScreen(this.root, ...screenForError(e, {
+      unsent: unsentWork(this.task.id),
+      retry: () => location.reload(),
+      choose: () => (location.href = location.pathname),
+    }));
   }
 }

@@ -12,6 +12,9 @@ export class ApiError extends Error {
   }
 }
 
+// Generous: a busy Lambda or a slow network answers well within it; only a hung request hits it.
+const DEFAULT_TIMEOUT_MS = 30000;
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Api {
@@ -21,14 +24,17 @@ export class Api {
    * @param {{onRetry?: (attempt:number, error:ApiError)=>void, onRecovered?: ()=>void}} hooks
    *   let the page show "reconnecting" while a request is being retried
    */
-  constructor(baseUrl, token, hooks = {}) {
+  constructor(baseUrl, token, hooks = {}, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     this.baseUrl = baseUrl;
     this.token = token;
     this.hooks = hooks;
+    this.timeoutMs = timeoutMs;
   }
 
+  /** One attempt. A server that never answers is treated like one that cannot be reached: retried. */
   async once(method, path, body) {
     let response;
+    let text;
     try {
       response = await fetch(this.baseUrl + path, {
         method,
@@ -37,12 +43,15 @@ export class Api {
           ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs), // covers reading the body too
       });
+      text = await response.text();
     } catch (e) {
+      if (e.name === "TimeoutError") throw new ApiError(0, "timeout", "The annotation server did not answer in time.");
       throw new ApiError(0, "unreachable", "The annotation server cannot be reached.");
     }
     if (response.status === 204) return null;
-    const data = await response.json().catch(() => null);
+    const data = parseJson(text);
     if (!response.ok) {
       const err = (data && data.error) || {};
       throw new ApiError(response.status, err.code || "http_error", err.message || `HTTP ${response.status}`);
@@ -92,13 +101,22 @@ export class Api {
   saveDraft(taskId, sampleId, leaseId, annotation) {
     return this.request("PUT", samplePath(taskId, sampleId, "draft"), { lease_id: leaseId, annotation });
   }
-  submit(taskId, sampleId, leaseId, annotation, submissionId) {
+  /** next: the answer also carries the caller's next claim (or null when nothing is left). */
+  submit(taskId, sampleId, leaseId, annotation, submissionId, { next = false } = {}) {
     return this.request(
       "POST",
       samplePath(taskId, sampleId, "submit"),
-      { lease_id: leaseId, annotation, submission_id: submissionId },
+      { lease_id: leaseId, annotation, submission_id: submissionId, ...(next ? { next: true } : {}) },
       { maxAttempts: Infinity },
     );
+  }
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

@@ -40,5 +40,13 @@ export async function loadSiteConfig() {
     apiUrl: String(config.apiUrl || "").replace(/\/+$/, ""),
     kaibuUrl: config.kaibuUrl,
     kaibuTimeoutMs: Number(config.kaibuTimeoutMs) || undefined,
+    requestTimeoutMs: Number(config.requestTimeoutMs) || undefined,
   };
+}
+
+/** A new link pasted into this tab changes only the fragment: start over with its token. */
+export function restartOnNewLink() {
+  window.addEventListener("hashchange", () => {
+    if (new URLSearchParams(location.hash.replace(/^#/, "")).get("token")) location.reload();
+  });
 }

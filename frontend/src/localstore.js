@@ -50,3 +50,9 @@ export const outbox = {
     localStorage.removeItem(outboxKey(taskId));
   },
 };
+
+/** Whether this device holds work on the task that the server has not confirmed yet. */
+export function unsentWork(taskId) {
+  const prefix = draftKey(taskId, "");
+  return Boolean(outbox.get(taskId)) || Object.keys(localStorage).some((key) => key.startsWith(prefix));
+}

@@ -3,15 +3,17 @@
 import "./style.css";
 import { Api, ApiError } from "./api.js";
 import { Annotator } from "./annotator.js";
-import { loadSiteConfig, readLink, tokenClaims } from "./link.js";
+import { loadSiteConfig, readLink, restartOnNewLink, tokenClaims } from "./link.js";
+import { unsentWork } from "./localstore.js";
 import { banner } from "./ui/header.js";
 import { showPicker } from "./ui/picker.js";
-import { screenForStatus, showScreen } from "./ui/screens.js";
+import { screenForError, showScreen } from "./ui/screens.js";
 
 const DEFAULT_KAIBU_URL = "https://kaibu.org/#/app";
 const DEFAULT_KAIBU_TIMEOUT_MS = 20000;
 
 async function boot() {
+  restartOnNewLink();
   const root = document.getElementById("app");
   const link = readLink();
   if (!link.token) return showScreen(root, "notoken");
@@ -22,10 +24,11 @@ async function boot() {
     return showScreen(root, "error", { message: `The site is not configured: ${e.message}` });
   }
   const api = new Api(config.apiUrl, link.token, {
-    onRetry: (attempt) =>
-      attempt >= 2 && banner.show("Connection problem: retrying… Your work is kept on this device.", "warn"),
+    // One quick failure is a blip not worth a banner; a request that hung has already kept them waiting.
+    onRetry: (attempt, e) =>
+      (attempt >= 2 || e.code === "timeout") && banner.show("Connection problem: retrying… Your work is kept on this device.", "warn"),
     onRecovered: () => banner.hide(),
-  });
+  }, { timeoutMs: config.requestTimeoutMs });
   try {
     if (!link.taskId) {
       const { tasks } = await api.tasks();
@@ -48,12 +51,15 @@ async function boot() {
     window.annotator = annotator;
     await annotator.start();
   } catch (e) {
-    const known = e instanceof ApiError;
-    if (!known) console.error(e);
-    showScreen(root, known ? screenForStatus(e.status) : "error", {
-      message: e.message,
-      actions: !known || e.transient ? [{ label: "Try again", onclick: () => location.reload(), primary: true }] : [],
-    });
+    if (!(e instanceof ApiError)) {
+      console.error(e);
+      return showScreen(root, "error", { message: e.message, actions: [{ label: "Try again", onclick: () => location.reload(), primary: true }] });
+    }
+    showScreen(root, ...screenForError(e, {
+      unsent: Boolean(link.taskId) && unsentWork(link.taskId),
+      retry: () => location.reload(),
+      choose: () => (location.href = location.pathname),
+    }));
   }
 }
 

@@ -31,7 +31,11 @@ export class AnnotationSession {
    */
   async claim() {
     await this.flushOutbox();
-    const claimed = await this.api.claim(this.taskId);
+    return this.adopt(await this.api.claim(this.taskId));
+  }
+
+  /** Hold a claim (from a claim or a submit's `next`): heartbeats, and any local copy of its work. */
+  adopt(claimed) {
     if (!claimed) return null;
     this.current = claimed;
     this.scheduleHeartbeat();
@@ -43,9 +47,11 @@ export class AnnotationSession {
     };
   }
 
-  /** Every edit lands here first, so a reload or crash restores it. */
+  /** Every edit lands here first, so a reload or crash restores it. False: nothing held to keep it for. */
   keepLocally(annotation) {
-    if (this.current) localDrafts.put(this.taskId, this.current.sample.id, annotation);
+    if (!this.current) return false;
+    localDrafts.put(this.taskId, this.current.sample.id, annotation);
+    return true;
   }
 
   async saveDraft(annotation) {
@@ -57,7 +63,10 @@ export class AnnotationSession {
     return result;
   }
 
-  /** Submit; resolves with the task progress once the server has stored it (retrying until then). */
+  /**
+   * Submit; resolves once the server has stored it (retrying until then) with the task progress and
+   * the next claim, already held ({sample, annotation, restored}, or null when nothing is left).
+   */
   async submit(annotation) {
     const { sample, lease } = this.requireLease();
     const entry = {
@@ -68,9 +77,9 @@ export class AnnotationSession {
     };
     outbox.put(this.taskId, entry);
     this.stopHeartbeat();
-    const result = await this.send(entry);
+    const result = await this.send(entry, { next: true });
     this.current = null;
-    return result;
+    return { progress: result.progress, next: this.adopt(result.next) };
   }
 
   async skip() {
@@ -105,11 +114,11 @@ export class AnnotationSession {
     }
   }
 
-  async send(entry) {
+  async send(entry, { next = false } = {}) {
     let result;
     try {
       result = await this.guard(() =>
-        this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId),
+        this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId, { next }),
       );
     } catch (e) {
       // A refused submit (lease lost, invalid annotation) will never succeed as it is: drop it from

@@ -1,6 +1,5 @@
 """The annotator in a real browser against the real local stack (moto + chalice local)."""
 import statistics
-import time
 
 from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, shown_sample
 from .seeding import HEIGHT, MARKERS
@@ -146,19 +145,23 @@ def test_heartbeats_keep_the_lease(stack, site, seeder, new_context):
     assert beat.value.response().status == 200 and beat.value.response().json()["expires_at"]
 
 
-def test_submit_to_next_image_time(stack, site, seeder, new_context, capsys):
-    """Submit -> next image painted, measured in the page (click to rendercomplete) and from outside."""
-    task = seeder.task(8)
+def test_enter_to_next_image_painted(stack, site, seeder, new_context, capsys):
+    """Enter -> next image painted over 20 images (in the page: key press to the map's rendercomplete),
+    with the part spent waiting for the server's answer (submit + next claim, one request). Printed,
+    not asserted: wall time on a shared machine says little; the outcome checked is that all 20 went."""
+    task = seeder.task(21)
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("timer"))
     sample = shown_sample(page)
-    inside, outside = [], []
-    for _ in range(6):
-        started = time.perf_counter()
+    painted, answered, seen = [], [], {sample}
+    for _ in range(20):
         page.keyboard.press("Enter")
         sample = shown_sample(page, other_than=sample)
-        outside.append((time.perf_counter() - started) * 1000)
-        inside.append(int(page.evaluate("document.body.dataset.lastSwitchMs")))
-    with capsys.disabled():  # the number is the point of this test: always show it
-        print(f"\nsubmit -> next image painted: median {statistics.median(inside):.0f} ms, "
-              f"max {max(inside)} ms in page; median {statistics.median(outside):.0f} ms as seen by the test")
-    assert statistics.median(inside) < 1000
+        seen.add(sample)
+        painted.append(int(page.evaluate("document.body.dataset.lastSwitchMs")))
+        answered.append(int(page.evaluate("document.body.dataset.lastAnswerMs")))
+    assert len(seen) == 21
+    assert seeder.get(f"/tasks/{task}/progress")["annotations"] == 20
+    with capsys.disabled():  # the numbers are the point of this test: always show them
+        print(f"\nEnter -> next image painted over 20 images: median {statistics.median(painted):.0f} ms, "
+              f"max {max(painted)} ms; of which waiting for the server's answer: median "
+              f"{statistics.median(answered):.0f} ms, max {max(answered)} ms")

@@ -64,8 +64,8 @@ def test_screenshot(stack, site, seeder, new_context, tmp_path):
     plan = [("nucleus", inside[0]), ("nucleus", inside[1]), ("mitotic", inside[2]), ("nucleus", inside[3]),
             ("debris", inside[4])]
     for i, (label, nucleus) in enumerate(plan):
-        page.get_by_role("radio", name=label).click()
         outline(page, nucleus)
+        page.get_by_role("radio", name=label).click()  # labels the shape just drawn
         expect_shapes(page, i + 1)
     page.keyboard.press("v")
     page.mouse.click(*screen_point(page, inside[2][0], inside[2][1]))  # show a selected shape

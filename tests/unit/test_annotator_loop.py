@@ -143,6 +143,29 @@ def test_submit_is_idempotent_by_submission_id(api):
     assert status == 409 and data["error"]["code"] == "lease_lost"
 
 
+def test_submit_with_next_returns_the_next_claim(api):
+    """One request per image: the answer carries what a claim would, and null when nothing is left."""
+    api.make_task("t", n_samples=3)
+    assert "next" not in api.submit("t", "alice", api.claim("t", "alice")[1])[1]  # only when asked
+    _, c = api.claim("t", "alice")
+    sid = c["sample"]["id"]
+    body = {"lease_id": c["lease"]["id"], "annotation": polygon(), "submission_id": uuid.uuid4().hex, "next": True}
+    got = api.ok("POST", f"/tasks/t/samples/{sid}/submit", user="alice", body=body)
+    nxt = got["next"]
+    assert got["version"] == 1 and nxt["sample"]["id"] != sid
+    assert "X-Amz-Signature=" in nxt["sample"]["files"]["image.png"]
+    assert api.claim("t", "alice")[1]["lease"] == nxt["lease"]  # it is the caller's live lease
+    again = api.ok("POST", f"/tasks/t/samples/{sid}/submit", user="alice", body=body)
+    assert again["version"] == 1 and again["next"]["lease"] == nxt["lease"]  # a retry claims nothing more
+    assert api.progress("t")["in_progress"] == 1
+    last = api.ok("POST", f"/tasks/t/samples/{nxt['sample']['id']}/submit", user="alice", body={
+        "lease_id": nxt["lease"]["id"], "annotation": polygon(), "submission_id": uuid.uuid4().hex, "next": True})
+    assert last["next"] is None
+    status, bad = api.call("POST", f"/tasks/t/samples/{sid}/submit", user="alice",
+                           body={**body, "submission_id": uuid.uuid4().hex, "next": "please"})
+    assert status == 400 and "next" in bad["error"]["message"]
+
+
 def test_overlap_needs_distinct_annotators(api):
     api.make_task("t", n_samples=2, annotations_per_sample=2)
     _, a1 = api.claim("t", "alice")

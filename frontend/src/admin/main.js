@@ -4,6 +4,7 @@
 import { Api } from "../api.js";
 import { loadSiteConfig } from "../link.js";
 import { setupExports } from "./exports.js";
+import { fieldErrors, showFieldErrors } from "./fielderrors.js";
 import { showSample } from "./sampleview.js";
 import { entriesFromDrop, entryFor, uploadEntries } from "./upload.js";
 
@@ -172,16 +173,24 @@ function resetForm() {
 
 async function saveTask(event) {
   event.preventDefault();
+  const form = event.target;
   await guarded(async () => {
-    const form = event.target;
     const fields = taskFields(form);
     let task;
-    if (state.editing) {
-      task = await state.api.request("PATCH", `/tasks/${state.editing}`, fields);
-    } else {
-      const id = form.elements.id.value.trim();
-      task = await state.api.request("POST", "/tasks", id ? { id, ...fields } : fields);
+    try {
+      if (state.editing) {
+        task = await state.api.request("PATCH", `/tasks/${state.editing}`, fields);
+      } else {
+        const id = form.elements.id.value.trim();
+        task = await state.api.request("POST", "/tasks", id ? { id, ...fields } : fields);
+      }
+    } catch (err) {
+      const errors = fieldErrors(err, form);
+      showFieldErrors(form, errors);
+      if (errors.length) return; // said where it belongs; no banner
+      throw err;
     }
+    showFieldErrors(form, []);
     resetForm();
     await select(task);
   });
@@ -326,7 +335,7 @@ async function renderSamples() {
       state.viewing = sample.id;
       for (const r of body.rows) r.classList.toggle("viewing", r === row);
       $("#sample-view-hint").hidden = true;
-      await showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`));
+      await showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`), state.task);
     }))).className = "actions";
   }
   emptyState($("#samples"), "#samples-empty");

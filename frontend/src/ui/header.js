@@ -19,14 +19,16 @@ export const header = {
   },
 };
 
+// The banner floats over the top of the page (it never pushes the image down) and is a live
+// region, so screen readers announce it: always in the page, empty (and so invisible) when hidden.
 export const banner = {
   show(text, kind = "warn") {
     const el = document.getElementById("banner");
-    el.textContent = text;
     el.className = `banner ${kind}`;
-    el.hidden = false;
+    el.textContent = text;
   },
   hide() {
-    document.getElementById("banner").hidden = true;
+    const el = document.getElementById("banner");
+    el.textContent = "";
   },
 };

@@ -2,6 +2,7 @@
 // what the person can do about it, in plain words.
 
 import { h, mount } from "./dom.js";
+import { banner } from "./header.js";
 
 // Line icons (24x24, stroked) drawn inline: emoji fonts are not everywhere.
 const ICONS = {
@@ -23,18 +24,18 @@ function icon(name) {
 const SCREENS = {
   401: {
     icon: "lock",
-    title: "This link is not valid any more",
-    text: "Your annotator link has expired or is incomplete. Ask the task owner for a new link and open it again.",
+    title: "This link is not valid",
+    text: "The link is incomplete or has been replaced. Ask the task owner for a new link, then open it in this tab.",
   },
   403: {
     icon: "hand",
     title: "You are not invited to this task",
-    text: "Your account cannot annotate this task. If you think it should, ask the task owner to invite you.",
+    text: "Your link does not give access to this task. If you think it should, ask the task owner to invite you.",
   },
   404: {
     icon: "search",
     title: "Task not found",
-    text: "This task does not exist (any more). Check the link, or pick another task.",
+    text: "This task does not exist or was removed. Choose another task, or check the link you were given.",
   },
   done: {
     icon: "check",
@@ -44,7 +45,7 @@ const SCREENS = {
   unreachable: {
     icon: "offline",
     title: "Cannot reach the annotation server",
-    text: "Check your connection. Anything you drew is kept on this device and will be sent when the server is back.",
+    text: "Check your connection, then try again. Anything you drew is kept on this device and will be sent when the server is back.",
   },
   notoken: {
     icon: "link",
@@ -56,19 +57,22 @@ const SCREENS = {
 /**
  * @param {HTMLElement} root
  * @param {keyof SCREENS | "error"} kind
- * @param {{message?: string, actions?: Array<{label: string, onclick: Function, primary?: boolean}>}} extra
+ * @param {{title?: string, text?: string, message?: string,
+ *          actions?: Array<{label: string, onclick: Function, primary?: boolean}>}} extra
+ *   title/text replace the screen's own words; message is a detail shown under them
  */
 export function showScreen(root, kind, extra = {}) {
-  const s = SCREENS[kind] || { icon: "warning", title: "Something went wrong", text: "" };
+  const s = SCREENS[kind] || { icon: "warning", title: "Something went wrong", text: "Try again in a moment." };
   document.getElementById("help-btn").hidden = true; // shortcuts mean nothing on a screen
+  banner.hide(); // a "retrying" line above a final screen would contradict it
   mount(
     root,
     h(
       `section.screen.screen-${kind}`,
       { "data-screen": kind },
       icon(s.icon),
-      h("h1", {}, s.title),
-      h("p", {}, s.text),
+      h("h1", {}, extra.title || s.title),
+      h("p", {}, extra.text || s.text),
       extra.message ? h("p.detail", {}, extra.message) : null,
       h(
         "div.screen-actions",
@@ -77,10 +81,34 @@ export function showScreen(root, kind, extra = {}) {
       ),
     ),
   );
+  root.querySelector(".screen-actions button")?.focus();
 }
 
 export function screenForStatus(status) {
   if (status === 0) return "unreachable";
   if ([401, 403, 404].includes(status)) return status;
   return "error";
+}
+
+/**
+ * The screen for an API error that ends annotating, in the annotator's words: the server's own
+ * message (written for developers) is shown only when no screen explains the case.
+ * @param {import("../api.js").ApiError} error
+ * @param {{unsent: boolean, retry: Function, choose: Function}} context
+ */
+export function screenForError(error, { unsent, retry, choose }) {
+  const kind = screenForStatus(error.status);
+  const tryAgain = { label: "Try again", onclick: retry, primary: true };
+  const kept = unsent ? " Your unsent work is kept on this device and will be sent when you open the new link in this tab." : "";
+  if (kind === 401) {
+    const expired = error.code === "token_expired";
+    return [kind, {
+      title: expired ? "Your link has expired" : SCREENS[401].title,
+      text: (expired ? "Ask the task owner for a new link, then open it in this tab." : SCREENS[401].text) + kept,
+    }];
+  }
+  if (kind === 404) return [kind, { actions: [{ label: "Choose another task", onclick: choose, primary: true }] }];
+  if (kind === 403) return [kind, {}];
+  if (kind === "unreachable") return [kind, { actions: [tryAgain] }];
+  return [kind, { message: error.message, actions: error.transient ? [tryAgain] : [] }];
 }

@@ -17,17 +17,28 @@ export function shortcutTable(tools) {
     ["1 – 9", "Choose a label", (e) => plain(e) && /^[1-9]$/.test(e.key), "labelByNumber"],
     ["+ / − / 0", "Zoom in / out / fit the image", (e) => plain(e) && ["+", "=", "-", "0"].includes(e.key), "zoomKey"],
     ...tools.map((t) => [TOOLS[t].key.toUpperCase(), `${TOOLS[t].title} tool`, (e) => plain(e) && e.key.toLowerCase() === TOOLS[t].key, `tool:${t}`]),
-    ["?", "Show or hide this help", (e) => e.key === "?", "help"],
+    ["?", "Show this help (Esc closes it)", (e) => e.key === "?", "help"],
   ];
 }
 
 const ctrl = (e) => (e.ctrlKey || e.metaKey) && !e.altKey;
 const plain = (e) => !e.ctrlKey && !e.metaKey && !e.altKey;
 
-/** Listen for shortcuts; typing in a form field is left alone. Returns a function that stops it. */
+// Keys a focused control uses itself: Enter on Skip presses Skip, arrows move between label chips.
+const CONTROL_KEYS = new Set(["Enter", " ", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"]);
+
+/** Whether a key press belongs to the page's focus rather than to the shortcuts. */
+function belongsToFocus(e) {
+  if (document.querySelector("dialog[open]")) return true; // modal: nothing behind it reacts
+  const target = e.target instanceof Element ? e.target : null;
+  if (target?.closest("input, textarea, select, [contenteditable]")) return true;
+  return CONTROL_KEYS.has(e.key) && Boolean(target?.closest("button, a[href], [role=radio], [tabindex]"));
+}
+
+/** Listen for shortcuts. Returns a function that stops it. */
 export function bindShortcuts(table, handlers) {
   const onKey = (e) => {
-    if (e.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    if (belongsToFocus(e)) return;
     for (const [, , matches, action] of table) {
       if (!matches(e)) continue;
       const [name, arg] = action.split(":");
@@ -41,17 +52,21 @@ export function bindShortcuts(table, handlers) {
   return () => window.removeEventListener("keydown", onKey);
 }
 
-export function helpPanel(table, onClose) {
-  return h(
-    "div.overlay#help",
-    { onclick: (e) => e.target.id === "help" && onClose() },
+/** The help as a modal dialog: it takes focus, Esc or "Got it" closes it, and it removes itself. */
+export function helpPanel(table) {
+  const dialog = h(
+    "dialog.dialog#help",
+    { "aria-labelledby": "help-title", onclose: () => dialog.remove(), onclick: (e) => e.target === dialog && dialog.close() },
+    h("h2#help-title", {}, "Keyboard shortcuts"),
+    h("table.keys", {}, table.map(([keys, text]) => h("tr", {}, h("td", {}, h("kbd", {}, keys)), h("td", {}, text)))),
     h(
-      "div.dialog",
-      { role: "dialog", "aria-label": "Keyboard shortcuts" },
-      h("h2", {}, "Keyboard shortcuts"),
-      h("table.keys", {}, table.map(([keys, text]) => h("tr", {}, h("td", {}, h("kbd", {}, keys)), h("td", {}, text)))),
-      h("p.hint", {}, "Mouse: click to add points, double-click or click the first point to close a polygon; drag to pan, wheel to zoom. In Select mode click a shape, then drag its vertices."),
-      h("div.screen-actions", {}, h("button.btn.primary", { onclick: onClose }, "Got it")),
+      "p.hint",
+      {},
+      "Mouse or pen: click to add points, click the first point (or double-click) to close a polygon. ",
+      "With Freehand, press and drag to draw an outline in one stroke. Wheel or pinch to zoom; drag with the Polygon tool or two fingers to pan. ",
+      "In Select mode click a shape, then drag its vertices.",
     ),
+    h("div.screen-actions", {}, h("button.btn.primary", { autofocus: true, onclick: () => dialog.close() }, "Got it")),
   );
+  return dialog;
 }

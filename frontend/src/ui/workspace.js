@@ -41,10 +41,15 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
           tools.map((t) => {
             toolButtons[t] = h(
               "button.tool",
-              { "data-tool": t, title: `${TOOLS[t].title} (${TOOLS[t].key.toUpperCase()})`, onclick: () => on.tool(t) },
+              {
+                "data-tool": t,
+                title: `${TOOLS[t].title} (${TOOLS[t].key.toUpperCase()})`,
+                "aria-pressed": "false",
+                onclick: () => on.tool(t),
+              },
               icon(t),
               h("span", {}, TOOLS[t].title),
-              h("kbd", {}, TOOLS[t].key.toUpperCase()),
+              h("kbd", { "aria-hidden": "true" }, TOOLS[t].key.toUpperCase()),
             );
             return toolButtons[t];
           }),
@@ -58,63 +63,74 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
     h("h3", {}, "Label"),
     h(
       "div.labels",
-      { role: "radiogroup" },
+      { role: "radiogroup", "aria-label": "Label", onkeydown: (e) => moveLabel(e, labels, on.label, labelButtons) },
       labels.map((label, i) => {
         labelButtons[label] = h(
           "button.label-chip",
-          { "data-label": label, role: "radio", onclick: () => on.label(label) },
+          { "data-label": label, role: "radio", "aria-checked": "false", tabindex: "-1", onclick: () => on.label(label) },
           h("span.swatch", { style: { background: colors[label] } }),
           h("span.label-name", {}, label),
-          i < 9 ? h("kbd", {}, String(i + 1)) : null,
+          i < 9 ? h("kbd", { "aria-hidden": "true" }, String(i + 1)) : null,
         );
         return labelButtons[label];
       }),
     ),
   );
 
+  // A <details> so narrow screens can fold the instructions away; open by default.
   const instructionSection = instructions
-    ? h("section.panel.instructions", {}, h("h3", {}, "Instructions"), h("p", {}, instructions))
+    ? h("details.panel.instructions", { open: true }, h("summary", {}, h("h3", {}, "Instructions")), h("p", {}, instructions))
     : null;
 
   const status = h("span.status", { id: "save-status", role: "status" });
   const sampleName = h("span.sample-name", { id: "sample-name" });
   const shapeCount = h("span.shape-count", { id: "shape-count" });
   const note = h("span.note", { id: "viewer-note" });
-  const viewerEl = h("div.viewer", { id: "viewer" });
+  const viewerEl = h("div.viewer", { id: "viewer", role: "application", "aria-label": "Image to annotate" });
+  const veil = h("div.veil", { "aria-hidden": "true" }, h("span.spinner"));
+  const editButton = (label, title, glyph, onclick) =>
+    h("button.btn.ghost", { onclick, title, "aria-label": label }, h("span.glyph", { "aria-hidden": "true" }, glyph), h("span.btn-text", {}, label));
   const editButtons = tools
     ? [
-        h("button.btn.ghost", { onclick: on.undo, title: "Undo (Ctrl+Z)" }, "↶ Undo"),
-        h("button.btn.ghost", { onclick: on.redo, title: "Redo (Ctrl+Shift+Z)" }, "↷ Redo"),
-        h("button.btn.ghost", { onclick: on.remove, title: "Delete selected (Del)" }, "✕ Delete"),
+        editButton("Undo", "Undo (Ctrl+Z)", "↶", on.undo),
+        editButton("Redo", "Redo (Ctrl+Shift+Z)", "↷", on.redo),
+        editButton("Delete", "Delete selected (Del)", "✕", on.remove),
       ]
     : [];
   const zoom = tools
     ? h(
         "div.zoom",
         {},
-        h("button", { onclick: on.zoomIn, title: "Zoom in (+)" }, "+"),
-        h("button", { onclick: on.zoomOut, title: "Zoom out (−)" }, "−"),
-        h("button", { onclick: on.fit, title: "Fit image (0)" }, "⤢"),
+        h("button", { onclick: on.zoomIn, title: "Zoom in (+)", "aria-label": "Zoom in" }, "+"),
+        h("button", { onclick: on.zoomOut, title: "Zoom out (−)", "aria-label": "Zoom out" }, "−"),
+        h("button", { onclick: on.fit, title: "Fit image (0)", "aria-label": "Fit image" }, "⤢"),
       )
     : null;
 
   const mainButtons = [
-    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)" }, "Skip ", h("kbd", {}, "N")),
-    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)" }, "Save draft ", h("kbd", {}, "S")),
-    h("button.btn.primary#submit-btn", { onclick: on.submit, title: "Submit and go to the next image (Enter)" }, "Submit ", h("kbd", {}, "↵")),
+    h("button.btn#skip-btn", { onclick: on.skip, title: "Skip this image (N)", "aria-keyshortcuts": "N" }, "Skip ", h("kbd", { "aria-hidden": "true" }, "N")),
+    h("button.btn#save-btn", { onclick: on.save, title: "Save a draft (S)", "aria-keyshortcuts": "S" }, "Save draft ", h("kbd", { "aria-hidden": "true" }, "S")),
+    h(
+      "button.btn.primary#submit-btn",
+      { onclick: on.submit, title: "Submit and go to the next image (Enter)", "aria-keyshortcuts": "Enter" },
+      "Submit ",
+      h("kbd", { "aria-hidden": "true" }, "↵"),
+    ),
   ];
 
   mount(
     root,
     h(
       "div.workspace",
-      {},
+      // A pointer click must not leave focus on a button, or the next Enter would press it again
+      // instead of submitting; keyboard focus (Tab) is untouched.
+      { onmousedown: (e) => e.target.closest?.("button") && e.preventDefault() },
       h("aside.sidebar", {}, toolSection, labelSection, instructionSection),
       h(
         "section.stage",
         {},
         h("div.stage-head", {}, sampleName, shapeCount, note),
-        h("div.viewer-wrap", {}, viewerEl, zoom),
+        h("div.viewer-wrap", {}, viewerEl, zoom, veil),
         h(
           "div.actionbar",
           {},
@@ -133,12 +149,16 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
   return {
     viewerEl,
     setTool(tool) {
-      for (const [t, b] of Object.entries(toolButtons)) b.classList.toggle("active", t === tool);
+      for (const [t, b] of Object.entries(toolButtons)) {
+        b.classList.toggle("active", t === tool);
+        b.setAttribute("aria-pressed", String(t === tool));
+      }
     },
     setLabel(label) {
       for (const [l, b] of Object.entries(labelButtons)) {
         b.classList.toggle("active", l === label);
         b.setAttribute("aria-checked", String(l === label));
+        b.tabIndex = l === label ? 0 : -1; // one tab stop for the group; arrows move within it
       }
     },
     setStatus(text, kind = "") {
@@ -152,8 +172,20 @@ export function buildWorkspace(root, { tools, labels, colors, instructions, on }
     setNote(text) {
       note.textContent = text;
     },
-    setBusy(busy) {
+    setBusy(busy, { locked = busy } = {}) {
       for (const button of mainButtons) button.disabled = busy;
+      veil.classList.toggle("on", locked);
     },
   };
+}
+
+/** Arrow keys move the choice between label chips, as in any radio group. */
+function moveLabel(e, labels, choose, buttons) {
+  const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[e.key];
+  const current = labels.indexOf(e.target.closest?.("[data-label]")?.dataset.label);
+  if (!step || current < 0) return;
+  e.preventDefault();
+  const label = labels[(current + step + labels.length) % labels.length];
+  choose(label);
+  buttons[label].focus();
 }

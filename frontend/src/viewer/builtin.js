@@ -18,12 +18,13 @@ import Select from "ol/interaction/Select";
 import { click, never } from "ol/events/condition";
 import { Circle as CircleStyle, Fill, Stroke, Style } from "ol/style";
 import { MultiPoint } from "ol/geom";
+import { FreehandDrag } from "./freehandDrag.js";
 import { History } from "./history.js";
 import { readFeatures, writeFeatureCollection } from "./kaibuGeoJSON.js";
 
 const DRAW_TYPES = {
   polygon: { type: "Polygon", freehandCondition: never },
-  freehand: { type: "Polygon", freehand: true },
+  freehand: { type: "Polygon", freehandCondition: never }, // strokes come from FreehandDrag
   rectangle: { type: "Circle", geometryFunction: createBox() },
   point: { type: "Point" },
   line: { type: "LineString", freehandCondition: never },
@@ -40,7 +41,7 @@ export class BuiltinViewer {
     this.history = new History();
     this.listeners = [];
     this.source = new VectorSource();
-    this.vectorLayer = new VectorLayer({ source: this.source, style: (f) => this.styleFor(f, false) });
+    this.vectorLayer = new VectorLayer({ source: this.source, style: (f) => this.styleFor(f, f === this.justDrawn) });
     this.imageLayer = new ImageLayer();
     this.map = new Map({
       target,
@@ -57,8 +58,13 @@ export class BuiltinViewer {
     this.map.addInteraction(this.select);
     this.map.addInteraction(this.modify);
     this.draw = null;
+    this.freehand = null;
     this.sketching = false;
     this.tool = "select";
+    this.editable = true;
+    // The shape just drawn is shown as selected (as Kaibu does) and a label chosen now applies to it.
+    this.justDrawn = null;
+    this.select.on("select", () => this.setJustDrawn(null));
   }
 
   // ---- the interface shared with the Kaibu adapter -------------------------------------------
@@ -95,37 +101,60 @@ export class BuiltinViewer {
 
   setTool(tool) {
     if (this.draw) this.map.removeInteraction(this.draw);
+    if (this.freehand) this.map.removeInteraction(this.freehand);
     this.draw = null;
+    this.freehand = null;
     this.sketching = false;
+    this.setJustDrawn(null);
     this.tool = tool;
     const drawing = tool !== "select";
-    this.select.setActive(!drawing);
-    this.modify.setActive(!drawing);
     if (drawing) {
       this.select.getFeatures().clear();
       this.draw = new Draw({ source: this.source, style: (f) => this.sketchStyle(f), ...DRAW_TYPES[tool] });
-      this.draw.on("drawstart", () => (this.sketching = true));
+      this.draw.on("drawstart", () => {
+        this.sketching = true;
+        this.setJustDrawn(null);
+      });
       this.draw.on("drawabort", () => (this.sketching = false));
       this.draw.on("drawend", (e) => {
         this.sketching = false;
         e.feature.setProperties({ label: this.label, edge_color: this.colors[this.label] });
+        this.setJustDrawn(e.feature);
         // drawend fires before the feature is added to the source
         setTimeout(() => this.committed(), 0);
       });
       this.map.addInteraction(this.draw);
+      if (tool === "freehand") {
+        this.freehand = new FreehandDrag(this.draw, () => this.isSketching());
+        this.map.addInteraction(this.freehand); // added last, so it sees each press first
+      }
     }
+    this.setEditable(this.editable);
+  }
+
+  /** Off while the image is being submitted: nothing drawn then could be kept. */
+  setEditable(editable) {
+    this.editable = editable;
+    if (!editable) this.abortSketch();
+    const drawing = this.tool !== "select";
+    this.select.setActive(editable && !drawing);
+    this.modify.setActive(editable && !drawing);
+    this.draw?.setActive(editable);
+    this.freehand?.setActive(editable);
   }
 
   /** Label for new shapes; with relabel, the selected shapes take it too. */
   setLabel(label, { relabel = true } = {}) {
     this.label = label;
     const selected = this.select.getFeatures().getArray();
-    if (!relabel || !selected.length) return;
-    for (const f of selected) f.setProperties({ label, edge_color: this.colors[label] });
+    const targets = selected.length ? selected : this.justDrawn && this.source.hasFeature(this.justDrawn) ? [this.justDrawn] : [];
+    if (!relabel || !this.editable || !targets.length) return;
+    for (const f of targets) f.setProperties({ label, edge_color: this.colors[label] });
     this.committed();
   }
 
   deleteSelected() {
+    if (!this.editable) return false;
     const selected = this.select.getFeatures().getArray().slice();
     if (!selected.length) return false;
     this.select.getFeatures().clear();
@@ -146,11 +175,13 @@ export class BuiltinViewer {
   }
 
   undo() {
+    if (!this.editable) return;
     if (this.isSketching()) return this.draw.removeLastPoint();
     const snapshot = this.history.undo();
     if (snapshot) this.restore(snapshot);
   }
   redo() {
+    if (!this.editable) return;
     const snapshot = this.history.redo();
     if (snapshot) this.restore(snapshot);
   }
@@ -165,7 +196,13 @@ export class BuiltinViewer {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  setJustDrawn(feature) {
+    if (this.justDrawn === feature) return;
+    this.justDrawn = feature;
+    this.vectorLayer?.changed();
+  }
   load(annotation) {
+    this.setJustDrawn(null);
     this.select.getFeatures().clear();
     this.source.clear();
     this.source.addFeatures(readFeatures(annotation));
