@@ -27,6 +27,8 @@ from chalicelib import openapi
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 N_SAMPLES = 40  # each successful submit finishes one
 RETRIES_ON_503 = 5
+# Seconds a request may take: generous, so a loaded shared machine is slow, never a failure.
+REQUEST_TIMEOUT = 180
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 # Each role works on its own task, so an admin's PATCH cannot lock the annotator out.
@@ -41,14 +43,16 @@ def _token(stack, role):
 
 def _seed(stack, task_id):
     admin = User(stack, stack.tokens["admin"])
-    resp = admin.call("POST", "/tasks", json={"id": task_id, "name": task_id,
-                                             "sample_visibility": "public"})
+    resp = admin.call("POST", "/tasks", timeout=REQUEST_TIMEOUT,
+                      json={"id": task_id, "name": task_id, "sample_visibility": "public"})
     assert resp.status_code == 201, resp.text
-    resp = admin.call("POST", f"/tasks/{task_id}/samples", json={"samples": [
-        {"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"},
-         **({"annotation": polygon()} if i % 2 else {})} for i in range(N_SAMPLES)]})
+    samples = [{"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"},
+                **({"annotation": polygon()} if i % 2 else {})} for i in range(N_SAMPLES)]
+    resp = admin.call("POST", f"/tasks/{task_id}/samples", timeout=REQUEST_TIMEOUT,
+                      json={"samples": samples})
     assert resp.status_code == 201, resp.text
-    resp = admin.call("POST", f"/tasks/{task_id}/invites", json={"emails": ["fuzz@example.org"]})
+    resp = admin.call("POST", f"/tasks/{task_id}/invites", timeout=REQUEST_TIMEOUT,
+                      json={"emails": ["fuzz@example.org"]})
     assert resp.status_code == 201, resp.text
     return resp.json()["invites"][0]["id"]
 
@@ -62,6 +66,7 @@ schema = schemathesis.openapi.from_path(openapi.DOC_PATH, config=SchemathesisCon
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                    "mode": "all"},
     "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
+    "request-timeout": REQUEST_TIMEOUT,
 }))
 
 
@@ -81,7 +86,8 @@ def flatmap_query(context, query):
 
 def _hold_lease(user, case):
     """Claim (or get back) the caller's lease and point the case at it."""
-    resp = user.call("POST", f"/tasks/{case.path_parameters['task_id']}/claim")
+    resp = user.call("POST", f"/tasks/{case.path_parameters['task_id']}/claim",
+                     timeout=REQUEST_TIMEOUT)
     if resp.status_code == 200:
         claimed = resp.json()
         case.path_parameters["sample_id"] = claimed["sample"]["id"]
@@ -89,7 +95,8 @@ def _hold_lease(user, case):
 
 
 def test_the_served_document_is_the_file_in_the_repo(stack):
-    resp = requests.get(f"{stack.api_url}/openapi.json", timeout=30)  # no token: anyone may read it
+    # No token: anyone may read it.
+    resp = requests.get(f"{stack.api_url}/openapi.json", timeout=REQUEST_TIMEOUT)
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"] == "application/json"
     assert resp.headers.get("Access-Control-Allow-Origin") == "*"  # viewers on other origins
