@@ -1,11 +1,12 @@
-"""schemathesis runs the served OpenAPI description against the local stack, as an admin and as
-an annotator: no answer may be a 5xx, and every answer must be one the description lists (status,
-content type, schema).
+"""schemathesis runs the OpenAPI description (docs/openapi.json, which the first test proves is
+what GET /openapi.json serves) against the local stack, as an admin and as an annotator: no
+answer may be a 5xx, and every answer must be one the description lists (status, content type,
+schema).
 
 Bounded by MAX_EXAMPLES per operation and role (and deterministic, so a failure repeats), never
 by time. Path ids are fixed to tasks, samples and an invite seeded here, so requests reach real
 objects; a body's lease_id is swapped for a lease the caller holds, so the annotator loop answers
-200s as well as 409s. An input that finds a bug becomes a regular test beside its fix.
+200s as well as 409s. Inputs it found stay as regular tests in test_openapi_regressions.py.
 """
 import base64
 import json
