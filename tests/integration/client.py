@@ -15,10 +15,10 @@ class User:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def call(self, method, path, retries=20, **kw):
+    def call(self, method, path, retries=20, timeout=HTTP_TIMEOUT, **kw):
         """Like a well-behaved client: repeats the same request on 503 after Retry-After."""
         for _ in range(retries):
-            resp = self.session.request(method, self.base + path, timeout=HTTP_TIMEOUT, **kw)
+            resp = self.session.request(method, self.base + path, timeout=timeout, **kw)
             if resp.status_code != 503:
                 return resp
             time.sleep(min(float(resp.headers.get("Retry-After", "0.2")), 0.2))

@@ -1,11 +1,12 @@
-"""schemathesis runs the served OpenAPI description against the local stack, as an admin and as
-an annotator: no answer may be a 5xx, and every answer must be one the description lists (status,
-content type, schema).
+"""schemathesis runs the OpenAPI description (docs/openapi.json, which the first test proves is
+what GET /openapi.json serves) against the local stack, as an admin and as an annotator: no
+answer may be a 5xx, and every answer must be one the description lists (status, content type,
+schema).
 
 Bounded by MAX_EXAMPLES per operation and role (and deterministic, so a failure repeats), never
 by time. Path ids are fixed to tasks, samples and an invite seeded here, so requests reach real
 objects; a body's lease_id is swapped for a lease the caller holds, so the annotator loop answers
-200s as well as 409s. An input that finds a bug becomes a regular test beside its fix.
+200s as well as 409s. Inputs it found stay as regular tests in test_openapi_regressions.py.
 """
 import base64
 import json
@@ -22,6 +23,7 @@ from schemathesis.checks import (content_type_conformance, not_a_server_error,
 from schemathesis.config import SchemathesisConfig
 
 from chalicelib import openapi
+from tests.settings import HTTP_TIMEOUT
 
 # Per operation and role; FUZZ_EXAMPLES=100 for a deeper run by hand.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -41,14 +43,16 @@ def _token(stack, role):
 
 def _seed(stack, task_id):
     admin = User(stack, stack.tokens["admin"])
-    resp = admin.call("POST", "/tasks", json={"id": task_id, "name": task_id,
-                                             "sample_visibility": "public"})
+    resp = admin.call("POST", "/tasks", timeout=HTTP_TIMEOUT,
+                      json={"id": task_id, "name": task_id, "sample_visibility": "public"})
     assert resp.status_code == 201, resp.text
-    resp = admin.call("POST", f"/tasks/{task_id}/samples", json={"samples": [
-        {"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"},
-         **({"annotation": polygon()} if i % 2 else {})} for i in range(N_SAMPLES)]})
+    samples = [{"id": f"s{i:03d}", "files": {"image.png": f"uploads/{task_id}/s{i:03d}/image.png"},
+                **({"annotation": polygon()} if i % 2 else {})} for i in range(N_SAMPLES)]
+    resp = admin.call("POST", f"/tasks/{task_id}/samples", timeout=HTTP_TIMEOUT,
+                      json={"samples": samples})
     assert resp.status_code == 201, resp.text
-    resp = admin.call("POST", f"/tasks/{task_id}/invites", json={"emails": ["fuzz@example.org"]})
+    resp = admin.call("POST", f"/tasks/{task_id}/invites", timeout=HTTP_TIMEOUT,
+                      json={"emails": ["fuzz@example.org"]})
     assert resp.status_code == 201, resp.text
     return resp.json()["invites"][0]["id"]
 
@@ -62,6 +66,7 @@ schema = schemathesis.openapi.from_path(openapi.DOC_PATH, config=SchemathesisCon
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                    "mode": "all"},
     "phases": {"stateful": {"enabled": False}, "coverage": {"enabled": False}},
+    "request-timeout": HTTP_TIMEOUT,
 }))
 
 
@@ -81,7 +86,8 @@ def flatmap_query(context, query):
 
 def _hold_lease(user, case):
     """Claim (or get back) the caller's lease and point the case at it."""
-    resp = user.call("POST", f"/tasks/{case.path_parameters['task_id']}/claim")
+    resp = user.call("POST", f"/tasks/{case.path_parameters['task_id']}/claim",
+                     timeout=HTTP_TIMEOUT)
     if resp.status_code == 200:
         claimed = resp.json()
         case.path_parameters["sample_id"] = claimed["sample"]["id"]
@@ -89,7 +95,8 @@ def _hold_lease(user, case):
 
 
 def test_the_served_document_is_the_file_in_the_repo(stack):
-    resp = requests.get(f"{stack.api_url}/openapi.json", timeout=30)  # no token: anyone may read it
+    # No token: anyone may read it.
+    resp = requests.get(f"{stack.api_url}/openapi.json", timeout=HTTP_TIMEOUT)
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"] == "application/json"
     assert resp.headers.get("Access-Control-Allow-Origin") == "*"  # viewers on other origins
