@@ -1,6 +1,9 @@
 """moto (S3 + DynamoDB) as its own process on 127.0.0.1, optionally persisted to a folder.
 
-    python -m devstack.moto_server --port 5000 [--data-dir .local-data]
+    python -m devstack.moto_server --port 5000 [--data-dir .local-data] [--unpatched-moto]
+
+moto runs with devstack.moto_patches applied (transactions and queries that cost what they
+touch, not what is stored); --unpatched-moto runs it as released, for comparisons.
 
 With --data-dir: the folder's snapshot is restored before /_devstack/health says ok,
 a snapshot is taken every few seconds while something changed, and a last one on
@@ -18,7 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from . import snapshot
+from . import moto_patches, snapshot
 from .wire import DevstackMiddleware
 
 log = logging.getLogger("devstack.moto")
@@ -30,6 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", help="restore from and snapshot to this folder")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--unpatched-moto", action="store_true",
+                        help="moto as released, without devstack.moto_patches")
     return parser.parse_args(argv)
 
 
@@ -63,6 +68,8 @@ class Snapshotter(threading.Thread):
 
 
 def serve(args):
+    if not args.unpatched_moto:
+        moto_patches.apply()
     middleware = DevstackMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, middleware, threaded=True,
                          request_handler=MotoRequestHandler)
