@@ -76,8 +76,13 @@ def create_table(ddb, table):
 
 
 keys = st.fixed_dictionaries({"pk": st.sampled_from(PKS), "sk": st.sampled_from(SKS)})
+# Non-key values of every kind an answer carries (binary ones take moto's own serializer).
+DOCS = [{"M": {"a": {"L": [{"N": "1"}, {"S": ""}, {"BOOL": False}]}, "b": {"NULL": True}}},
+        {"SS": ["x", "y"]}, {"NS": ["1", "2.5"]}, {"B": b"\x00\xff"}, {"L": [{"B": b"z"}]},
+        {"BS": [b"a"]}, {"BOOL": True}, {"S": "\u00e9t\u00e9"}]
 item_extras = st.fixed_dictionaries({}, optional={
-    "gk": st.sampled_from(GKS), "grp": st.sampled_from(PKS), "n": st.sampled_from(NUMBERS)})
+    "gk": st.sampled_from(GKS), "grp": st.sampled_from(PKS), "n": st.sampled_from(NUMBERS),
+    "doc": st.sampled_from(range(len(DOCS)))})
 conditions = st.sampled_from([None, "attribute_not_exists(pk)", "attribute_exists(pk)",
                               "gk = :g0", "n > :zero"])
 
@@ -119,7 +124,7 @@ VALUES = {":g0": {"S": "g0"}, ":zero": {"N": "0"}}
 def typed(extras):
     out = {}
     for name, value in extras.items():
-        out[name] = {"N": str(value)} if name == "n" else {"S": value}
+        out[name] = {"N": str(value)} if name == "n" else DOCS[value] if name == "doc" else {"S": value}
     return out
 
 
