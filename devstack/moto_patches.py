@@ -19,7 +19,12 @@ run with it; `--unpatched-moto` there runs moto as released). What it changes:
 4. Answers. moto rebuilds every attribute value of every returned item member by member
    through the API's shape model (half of a claim's time in moto); an attribute value
    already in its wire form (strings, numbers, booleans, null, sets, maps and lists of
-   those) is placed as it is. Binary values still take moto's path.
+   those) is placed as it is, and read from a request as it is. Binary values still take
+   moto's path.
+5. Items and conditions. moto builds an item re-adding the size of every attribute set so far
+   for each attribute (quadratic), and parses a condition expression on every use; here the
+   size is a running total (same limit, same error) and a parsed condition is reused for the
+   same text, names and values.
 
 Every write reaches a table through `Table.put_item`, `Table.delete_item` or, for an
 existing item changed in place, `DynamoDBBackend.update_item` (PartiQL and batch writes
@@ -35,11 +40,17 @@ import bisect
 import copy
 import hashlib
 import inspect
+import json
 
+from moto.core.parse import BaseJSONParser
 from moto.core.serialize import BaseJSONSerializer, ResponseSerializer
+from moto.dynamodb import comparisons
 from moto.dynamodb import models as ddb
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb import responses as ddb_responses
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
 
 ORIGINAL = {
     "transact_write_items": ddb.DynamoDBBackend.transact_write_items,
@@ -50,6 +61,9 @@ ORIGINAL = {
     "put_item": Table.put_item,
     "delete_item": Table.delete_item,
     "json_serialize_structure": BaseJSONSerializer._serialize_type_structure,
+    "json_parse_structure": BaseJSONParser._parse_structure,
+    "item_init": Item.__init__,
+    "create_condition_expression_parser": comparisons.create_condition_expression_parser,
 }
 # What the patches rely on without replacing: the item layout get_item reads, moto's sort
 # attributes, and the backend's writes that must go through Table.put_item/delete_item.
@@ -63,6 +77,9 @@ RELIED_ON = {
     "json_serialize_string": BaseJSONSerializer._serialize_type_string,
     "json_serialize_map": BaseJSONSerializer._serialize_type_map,
     "json_serialize_list": BaseJSONSerializer._serialize_type_list,
+    "limited_size_setitem": LimitedSizeDict.__setitem__,
+    "get_filter_expression": comparisons.get_filter_expression,
+    "condition_parser": comparisons.ConditionExpressionParser.parse,
 }
 
 # sha256 of inspect.getsource() of each function above as released in moto 5.2.5 (the
@@ -86,6 +103,12 @@ PATCHED = {
     "json_serialize_string": "44954e02145012baee50de6592411c1376aad480ea3440a3b3ab6ce932bbf78d",
     "json_serialize_map": "faa32d1fa9a8bfc9db0984b7973a5cc3297d35a2df33124748949b0908f6b6a9",
     "json_serialize_list": "f87b14fe9166e099846349860a5e3c9d9984939d82ed0f67de07ad12e790cd26",
+    "json_parse_structure": "2de165721ba4b69e183647dca9c845d553a6f077c004007ad676cec8f2b581dd",
+    "item_init": "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
+    "get_filter_expression": "0bb9e2d345c7f17fe70bed6b07659499eb35cf8f7421ddc3b82c036508ca83aa",
+    "limited_size_setitem": "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
+    "condition_parser": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
+    "create_condition_expression_parser": "a667986752c086a5a6f0f24c794a591ea68e9b56785a706faa277d09b81161cd",
 }
 
 
@@ -423,6 +446,66 @@ def serialize_structure(self, serialized, value, shape, key):
     ORIGINAL["json_serialize_structure"](self, serialized, value, shape, key)
 
 
+def parse_structure(self, shape, value):
+    """The same for requests: an attribute value in wire form is what moto's parse returns."""
+    if shape.name == "AttributeValue" and _wire_form(value):
+        return value
+    return ORIGINAL["json_parse_structure"](self, shape, value)
+
+
+# -- 5. items built in one pass, conditions parsed once ----------------------------------------
+
+ITEM_SIZE_LIMIT = 405000  # moto's (LimitedSizeDict.__setitem__)
+
+
+def item_init(self, hash_key, range_key, attrs):
+    """moto re-adds the size of every attribute already set for each one it sets (quadratic
+    in attributes); the running total here raises at the same attribute."""
+    self.hash_key, self.range_key = hash_key, range_key
+    self.attrs, total = LimitedSizeDict(), 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        total += bytesize(key) + typed.size()
+        if total > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self.attrs, key, typed)
+
+
+class _ParsedOnce:
+    """A condition parser whose parse() runs once; moto reads `expr_attr_names_found` and
+    the like from the parser afterwards."""
+
+    def __init__(self, parser):
+        self._parser, self._parsed = parser, None
+
+    def parse(self):
+        if self._parsed is None:
+            self._parsed = self._parser.parse()
+        return self._parsed
+
+    def __getattr__(self, name):
+        return getattr(self._parser, name)
+
+
+_parsers = {}
+
+
+def create_condition_expression_parser(expr, names, values):
+    """moto parses a condition on every use (three times per transaction item); a parsed
+    condition holds no state of its own, so the same text, names and values share one."""
+    try:
+        key = json.dumps([expr, names, values], sort_keys=True)
+    except TypeError:  # binary values: a parser of its own
+        return ORIGINAL["create_condition_expression_parser"](expr, names, values)
+    parser = _parsers.get(key)
+    if parser is None:
+        if len(_parsers) > 4096:
+            _parsers.clear()
+        parser = _parsers[key] = _ParsedOnce(
+            ORIGINAL["create_condition_expression_parser"](expr, names, values))
+    return parser
+
+
 def apply():
     """Patch moto in this process (idempotent)."""
     if ddb.DynamoDBBackend.transact_write_items is transact_write_items:
@@ -433,6 +516,10 @@ def apply():
     Table.query, Table.all_items, Table.sorted_items = query, all_items, sorted_items
     Table.put_item, Table.delete_item = put_item, delete_item
     BaseJSONSerializer._serialize_type_structure = serialize_structure
+    BaseJSONParser._parse_structure = parse_structure
+    Item.__init__ = item_init
+    for module in (comparisons, ddb, ddb_responses):
+        module.create_condition_expression_parser = create_condition_expression_parser
 
 
 def revert():
@@ -444,3 +531,8 @@ def revert():
     Table.sorted_items = ORIGINAL["sorted_items"]
     Table.put_item, Table.delete_item = ORIGINAL["put_item"], ORIGINAL["delete_item"]
     BaseJSONSerializer._serialize_type_structure = ORIGINAL["json_serialize_structure"]
+    BaseJSONParser._parse_structure = ORIGINAL["json_parse_structure"]
+    Item.__init__ = ORIGINAL["item_init"]
+    for module in (comparisons, ddb, ddb_responses):
+        module.create_condition_expression_parser = ORIGINAL["create_condition_expression_parser"]
+    _parsers.clear()
