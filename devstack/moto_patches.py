@@ -285,7 +285,20 @@ def _views(table):
     return views
 
 
+# Names of the tables written since the last take_written_tables(): the snapshotter saves
+# only those (devstack/snapshot.py).
+WRITTEN_TABLES = set()
+
+
+def take_written_tables():
+    """The tables written since the last call (and forget them)."""
+    taken = set(WRITTEN_TABLES)
+    WRITTEN_TABLES.difference_update(taken)
+    return taken
+
+
 def _mark(table, hash_key, range_key):
+    WRITTEN_TABLES.add(table.name)
     for view in table.__dict__.get("_devstack_views", {}).values():
         view.pending.add((hash_key, range_key))
 

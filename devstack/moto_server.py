@@ -41,8 +41,10 @@ def parse_args(argv=None):
 class Snapshotter(threading.Thread):
     """Saves the state whenever the middleware saw a write since the last save."""
 
-    def __init__(self, middleware, endpoint_url, region, data_dir):
+    def __init__(self, middleware, endpoint_url, region, data_dir, track_tables):
         super().__init__(name="snapshotter", daemon=True)
+        # With moto_patches applied, only the tables written since the last save are dumped.
+        self.track_tables = track_tables
         self.middleware, self.endpoint_url = middleware, endpoint_url
         self.region, self.data_dir = region, data_dir
         self.stopping = threading.Event()
@@ -58,11 +60,14 @@ class Snapshotter(threading.Thread):
         with self.save_lock:
             # Cleared before reading, so a write landing mid-snapshot triggers another one.
             self.middleware.dirty.clear()
+            changed = moto_patches.take_written_tables() if self.track_tables else None
             try:
-                snapshot.save(self.endpoint_url, self.region, self.data_dir)
+                snapshot.save(self.endpoint_url, self.region, self.data_dir, changed)
                 return True
             except Exception:
                 self.middleware.dirty.set()
+                if changed:
+                    moto_patches.WRITTEN_TABLES.update(changed)
                 log.exception("snapshot failed; will retry")
                 return False
 
@@ -85,7 +90,8 @@ def serve(args):
         manifest = snapshot.restore(endpoint_url, args.region, args.data_dir)
         log.info("restored %d tables, %d buckets from %s", len(manifest["tables"]),
                  len(manifest["buckets"]), args.data_dir)
-        snapshotter = Snapshotter(middleware, endpoint_url, args.region, args.data_dir)
+        snapshotter = Snapshotter(middleware, endpoint_url, args.region, args.data_dir,
+                                  track_tables=not args.unpatched_moto)
         snapshotter.start()
     middleware.ready.set()
     log.info("moto listening on %s", endpoint_url)
