@@ -33,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devstack.processes import free_ports, spawn, wait_http  # noqa: E402
+from devstack.processes import free_ports  # noqa: E402
 from devstack.stack import LocalStack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "dispatch.json"
@@ -63,23 +63,6 @@ BATCH = 1000  # samples per registration request (the API's limit)
 
 
 # --- the stack ------------------------------------------------------------------------------
-
-class BenchStack(LocalStack):
-    """devstack's LocalStack; moto runs through bench/support/patched_moto.py (see its docstring)."""
-
-    def __init__(self, log_dir, patched_moto=True):
-        super().__init__(log_dir=log_dir)
-        self.patched_moto = patched_moto
-
-    def _start_moto(self, port, data_dir):
-        if not self.patched_moto:
-            return super()._start_moto(port, data_dir)
-        self.moto_url = f"http://127.0.0.1:{port}"
-        argv = [sys.executable, str(ROOT / "bench" / "support" / "patched_moto.py"), "--port", str(port),
-                "--region", self.env["AWS_DEFAULT_REGION"]]
-        self.procs["moto"] = spawn("moto", argv, self._child_env(), ROOT, self.log_dir)
-        wait_http(f"{self.moto_url}/_devstack/health", self.procs["moto"], timeout=60)
-
 
 class Wire:
     """The devstack counters, read as differences between two moments."""
@@ -569,7 +552,7 @@ def main(argv=None):
     parser.add_argument("--exhausted", default="50,250", type=lambda v: [int(x) for x in v.split(",")],
                         help="task sizes of the overlap-2 'nothing left for this annotator' variant")
     parser.add_argument("--unpatched-moto", action="store_true",
-                        help="run moto exactly as devstack does (whole-table copy per transaction)")
+                        help="run moto as released, without devstack/moto_patches.py")
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the bench")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -582,11 +565,11 @@ def main(argv=None):
     started = time.time()
     results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-               "moto": "devstack moto_server" + ("" if args.unpatched_moto else
-                                                 " + bench/support/patched_moto.py (no whole-table copy per transaction)"),
+               "moto": "devstack moto_server" + (" --unpatched-moto" if args.unpatched_moto else
+                                                 " (devstack/moto_patches.py)"),
                "sizes": {}}
     log_dir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
-    stack = BenchStack(log_dir=log_dir, patched_moto=not args.unpatched_moto)
+    stack = LocalStack(log_dir=log_dir, moto_args=["--unpatched-moto"] if args.unpatched_moto else [])
     moto_port, api_port = free_ports(2)
     print(f"stack: moto :{moto_port}, api :{api_port}, logs {log_dir}", flush=True)
     stack.start(moto_port=moto_port, api_port=api_port)

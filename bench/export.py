@@ -5,8 +5,8 @@
     make bench                        # every bench/*.py
     .venv/bin/python bench/export.py [--sizes 1000 10000] [--format all]
 
-Runs on the local stack (devstack's LocalStack with bench/support/patched_moto.py, as
-bench/dispatch.py does, so that registering 10,000 samples does not take an hour): the export
+Runs on the local stack (devstack's LocalStack, whose moto server carries the emulator
+fixes of devstack/moto_patches.py, so that registering 10,000 samples does not take an hour): the export
 is asked for over HTTP and built by the stack's export worker process, exactly as `make dev`
 runs it. The worker is restarted before each size, and its peak resident memory (VmHWM from
 /proc) is what the worker process needed for the whole export: the Python interpreter with
@@ -34,10 +34,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from devstack.processes import free_ports, stop_group  # noqa: E402
-from dispatch import BenchStack  # noqa: E402
+from devstack.stack import LocalStack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "export.json"
 SIZE, OBJECTS, VERTICES, PER_REQUEST = 512, 50, 40, 60
@@ -128,7 +127,7 @@ def main(argv=None):
                "annotation": {"objects": OBJECTS, "vertices": VERTICES, "image": [SIZE, SIZE],
                               "bytes": len(json.dumps(annotation(0)))}, "runs": []}
     moto_port, api_port = free_ports(2)
-    with BenchStack(log_dir=logs).start(moto_port=moto_port, api_port=api_port) as stack:
+    with LocalStack(log_dir=logs).start(moto_port=moto_port, api_port=api_port) as stack:
         admin = stack.auth(stack.admin_token())
         for n in args.sizes:
             task_id = f"bench-export-{n}"

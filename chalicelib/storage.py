@@ -1,14 +1,16 @@
 """S3: annotation objects and presigned URLs for the browser.
 
 URLs are signed when a caller reads, never stored. Clients are created lazily (cold start)
-and once per process under a lock: boto3 clients are thread-safe, their creation is not.
+and once per process under a lock: botocore clients are thread-safe, their creation is not.
+botocore directly, not boto3: boto3 would add its transfer manager (s3transfer) to every
+cold start, and nothing here uses it.
 """
 import json
 import threading
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.session import get_session
 
 from . import config
 from .errors import TooLarge
@@ -23,8 +25,9 @@ def _client(kind: str):
             s3 = {"addressing_style": config.S3_ADDRESSING_STYLE}
             cfg = Config(signature_version="s3v4", s3=s3, retries={"max_attempts": 3})
             endpoint = config.S3_PUBLIC_ENDPOINT_URL if kind == "public" else None
-            _clients[kind] = boto3.client("s3", region_name=config.REGION, config=cfg,
-                                          **({"endpoint_url": endpoint} if endpoint else {}))
+            _clients[kind] = get_session().create_client(
+                "s3", region_name=config.REGION, config=cfg,
+                **({"endpoint_url": endpoint} if endpoint else {}))
         return _clients[kind]
 
 

@@ -41,8 +41,13 @@ DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_
                          "draw_freehand": True, "draw_edge_color": "#0BF737"}
 
 
+# Schemas are built when a model first validates, not at import: a cold Lambda then builds
+# only the models its first request uses.
+LAZY = ConfigDict(defer_build=True)
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(LAZY, extra="forbid")
 
 
 # --- GeoJSON -------------------------------------------------------------------------------
@@ -98,6 +103,7 @@ def _count_positions(coords) -> int:
 
 
 class Geometry(BaseModel):
+    model_config = LAZY
     type: Literal["Point", "MultiPoint", "LineString", "Polygon", "MultiPolygon"]
     coordinates: Any
 
@@ -108,19 +114,19 @@ class Geometry(BaseModel):
 
 
 class Properties(BaseModel):
-    model_config = ConfigDict(extra="allow")  # Kaibu keeps style and ids here
+    model_config = ConfigDict(LAZY, extra="allow")  # Kaibu keeps style and ids here
     label: Label
 
 
 class Feature(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(LAZY, extra="allow")
     type: Literal["Feature"]
     geometry: Geometry
     properties: Properties
 
 
 class FeatureCollection(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(LAZY, extra="allow")
     type: Literal["FeatureCollection"]
     features: list[Feature]
 

@@ -1,6 +1,9 @@
 """moto (S3 + DynamoDB) as its own process on 127.0.0.1, optionally persisted to a folder.
 
-    python -m devstack.moto_server --port 5000 [--data-dir .local-data]
+    python -m devstack.moto_server --port 5000 [--data-dir .local-data] [--unpatched-moto]
+
+moto runs with devstack.moto_patches applied (transactions and queries that cost what they
+touch, not what is stored); --unpatched-moto runs it as released, for comparisons.
 
 With --data-dir: the folder's snapshot is restored before /_devstack/health says ok,
 a snapshot is taken every few seconds while something changed, and a last one on
@@ -18,7 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from . import snapshot
+from . import moto_patches, snapshot
 from .wire import DevstackMiddleware
 
 log = logging.getLogger("devstack.moto")
@@ -30,14 +33,18 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", help="restore from and snapshot to this folder")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--unpatched-moto", action="store_true",
+                        help="moto as released, without devstack.moto_patches")
     return parser.parse_args(argv)
 
 
 class Snapshotter(threading.Thread):
     """Saves the state whenever the middleware saw a write since the last save."""
 
-    def __init__(self, middleware, endpoint_url, region, data_dir):
+    def __init__(self, middleware, endpoint_url, region, data_dir, track_tables):
         super().__init__(name="snapshotter", daemon=True)
+        # With moto_patches applied, only the tables written since the last save are dumped.
+        self.track_tables = track_tables
         self.middleware, self.endpoint_url = middleware, endpoint_url
         self.region, self.data_dir = region, data_dir
         self.stopping = threading.Event()
@@ -53,16 +60,21 @@ class Snapshotter(threading.Thread):
         with self.save_lock:
             # Cleared before reading, so a write landing mid-snapshot triggers another one.
             self.middleware.dirty.clear()
+            changed = moto_patches.take_written_tables() if self.track_tables else None
             try:
-                snapshot.save(self.endpoint_url, self.region, self.data_dir)
+                snapshot.save(self.endpoint_url, self.region, self.data_dir, changed)
                 return True
             except Exception:
                 self.middleware.dirty.set()
+                if changed:
+                    moto_patches.WRITTEN_TABLES.update(changed)
                 log.exception("snapshot failed; will retry")
                 return False
 
 
 def serve(args):
+    if not args.unpatched_moto:
+        moto_patches.apply()
     middleware = DevstackMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, middleware, threaded=True,
                          request_handler=MotoRequestHandler)
@@ -78,7 +90,8 @@ def serve(args):
         manifest = snapshot.restore(endpoint_url, args.region, args.data_dir)
         log.info("restored %d tables, %d buckets from %s", len(manifest["tables"]),
                  len(manifest["buckets"]), args.data_dir)
-        snapshotter = Snapshotter(middleware, endpoint_url, args.region, args.data_dir)
+        snapshotter = Snapshotter(middleware, endpoint_url, args.region, args.data_dir,
+                                  track_tables=not args.unpatched_moto)
         snapshotter.start()
     middleware.ready.set()
     log.info("moto listening on %s", endpoint_url)

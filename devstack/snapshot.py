@@ -178,14 +178,18 @@ def restore_bucket(s3, bucket, folder):
 
 # -- whole snapshots -------------------------------------------------------------------
 
-def save(endpoint_url, region, data_dir):
+def save(endpoint_url, region, data_dir, changed_tables=None):
+    """Snapshot everything; with `changed_tables` (names), tables not among them that already
+    have a file are left as they are (their items did not change)."""
     data_dir = Path(data_dir)
     ddb, s3 = client("dynamodb", endpoint_url, region), client("s3", endpoint_url, region)
     tables = [name for page in ddb.get_paginator("list_tables").paginate()
               for name in page["TableNames"]]
     buckets = [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
     for name in tables:
-        write_json(data_dir / "dynamodb" / f"{name}.json", dump_table(ddb, name))
+        path = data_dir / "dynamodb" / f"{name}.json"
+        if changed_tables is None or name in changed_tables or not path.exists():
+            write_json(path, dump_table(ddb, name))
     for bucket in buckets:
         dump_bucket(s3, bucket, data_dir / "s3" / bucket)
     write_json(data_dir / "manifest.json", {"format": FORMAT_VERSION, "saved_at": time.time(),

@@ -36,8 +36,9 @@ def site_dir():
 
 
 class LocalStack:
-    def __init__(self, log_dir=None):
+    def __init__(self, log_dir=None, moto_args=()):
         self.log_dir = log_dir
+        self.moto_args = list(moto_args)  # e.g. ["--unpatched-moto"] (devstack.moto_server)
         self.procs = {}
         self.env = stage_env()
         self.moto_url = self.api_url = self.site_url = None
@@ -82,7 +83,7 @@ class LocalStack:
     def _start_moto(self, port, data_dir):
         self.moto_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "devstack.moto_server", "--port", str(port),
-                "--region", self.env["AWS_DEFAULT_REGION"]]
+                "--region", self.env["AWS_DEFAULT_REGION"], *self.moto_args]
         if data_dir is not None:
             argv += ["--data-dir", str(data_dir)]
         self.procs["moto"] = spawn("moto", argv, self._child_env(), ROOT, self.log_dir)

@@ -97,6 +97,19 @@ def test_snapshot_writes_image_bytes_once(stack, tmp_path):
     assert (blobs / index["objects"]["once/b.png"]["blob"]).read_bytes() == b"replaced"
 
 
+def test_snapshot_dumps_only_the_tables_written_since_the_last(stack, tmp_path):
+    region, prefix = stack.env["AWS_DEFAULT_REGION"], stack.env["TABLE_PREFIX"]
+    snapshot.save(stack.moto_url, region, tmp_path)
+    files = {p.stem: p for p in (tmp_path / "dynamodb").glob("*.json")}
+    before = {name: path.stat().st_mtime_ns for name, path in files.items()}
+    aws("dynamodb", stack).put_item(TableName=prefix + "tasks",
+                                    Item={"task_id": {"S": "snapshot-only-this"}})
+    snapshot.save(stack.moto_url, region, tmp_path, changed_tables={prefix + "tasks"})
+    after = {name: path.stat().st_mtime_ns for name, path in files.items()}
+    assert [name for name in files if after[name] != before[name]] == [prefix + "tasks"]
+    assert "snapshot-only-this" in files[prefix + "tasks"].read_text()
+
+
 def test_stats_count_requests_at_the_wire(stack):
     s3, ddb = aws("s3", stack), aws("dynamodb", stack)
     table = "devstack-stats-probe"
