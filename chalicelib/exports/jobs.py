@@ -11,8 +11,8 @@ import threading
 import time
 from typing import Literal
 
-import boto3
 from botocore.exceptions import ClientError
+from botocore.session import get_session
 from pydantic import Field
 
 from .. import config, storage
@@ -121,7 +121,8 @@ _queue: dict = {}
 def _sqs():
     with _lock:
         if "client" not in _queue:
-            client = boto3.client("sqs", region_name=config.REGION)
+            # botocore, not boto3: boto3 stays off the API's cold start (storage.py).
+            client = get_session().create_client("sqs", region_name=config.REGION)
             _queue["client"] = client
             _queue["url"] = client.get_queue_url(QueueName=config.EXPORT_QUEUE)["QueueUrl"]
         return _queue["client"], _queue["url"]
