@@ -114,7 +114,7 @@ def test_lost_lease_keeps_the_drawing_and_offers_it_for_download(stack, site, se
 
 def test_an_image_that_cannot_load_can_be_skipped(stack, site, seeder, new_context):
     task = seeder.task(2)
-    seeder.s3.delete_object(Bucket=seeder.bucket, Key=f"{task}/s000/image.png")  # sequential: s000 comes first
+    seeder.s3.delete_object(Bucket=seeder.bucket, Key=f"uploads/{task}/s000/image.png")  # sequential: s000 comes first
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("unlucky-2"))
     expect(page.locator("#save-status")).to_contain_text("could not be loaded")
     page.keyboard.press("n")
