@@ -109,18 +109,17 @@ def package_size():
                 tops[top] = tops.get(top, 0) + info.compress_size
         largest = sorted(tops.items(), key=lambda kv: -kv[1])[:8]
         return {"deployment_zip_mb": round(archive.stat().st_size / 2**20, 2),
-                # chalice leaves out what it can neither download for Lambda nor build here
-                "not_included": _missing(done.stdout + done.stderr),
+                "requirements_not_included": _missing(tops),
                 "largest_mb": {k: round(v / 2**20, 2) for k, v in largest}}
 
 
-def _missing(output):
-    """The requirements `chalice package` reports it could not install."""
-    lines = output.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("Could not install dependencies"):
-            return [x.strip() for x in lines[i + 1:] if "==" in x]
-    return []
+def _missing(names_in_zip):
+    """Requirements with no .dist-info in the package: chalice leaves out what it can neither
+    download for Lambda nor build here (and reuses its cached zip without saying so again)."""
+    dists = {n.split("-")[0].lower().replace("_", "-") for n in names_in_zip if n.endswith(".dist-info")}
+    wanted = [line.split("==")[0].strip() for line in
+              (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#")]
+    return [name for name in wanted if name.lower().replace("_", "-") not in dists]
 
 
 def main(argv=None):
