@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from . import config
+from . import signing_keys
 from .errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -38,19 +38,20 @@ class Principal:
 
 def mint_token(sub: str, roles=(), email: str | None = None, tasks=None,
                ttl_seconds: int = DEFAULT_TTL, secret: str | None = None, **extra) -> str:
-    """`secret` defaults to this stage's JWT_SECRET; tools minting for a stage pass its secret."""
+    """`secret` defaults to this stage's signing key; tools minting for a stage pass its key."""
     now = int(time.time())
     claims = {"sub": sub, "roles": list(roles), "iat": now, "exp": now + ttl_seconds, **extra}
     if email:
         claims["email"] = email
     if tasks is not None:
         claims["tasks"] = list(tasks)
-    return jwt.encode(claims, secret or config.jwt_secret(), algorithm=ALGORITHM)
+    key = secret or signing_keys.signing_key()
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": signing_keys.kid(key)})
 
 
 def decode_token(token: str) -> Principal:
     try:
-        claims = jwt.decode(token, config.jwt_secret(), algorithms=[ALGORITHM],
+        claims = jwt.decode(token, signing_keys.verification_key(token), algorithms=[ALGORITHM],
                             options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Your token has expired: ask the task owner for a new link.",
