@@ -101,11 +101,7 @@ def deploy_stack(session, stage: str, app: str) -> dict:
     name = f"{app}-{stage}"
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
               {"ParameterKey": "AppName", "ParameterValue": app}]
-    try:
-        cfn.describe_stacks(StackName=name)
-        exists = True
-    except cfn.exceptions.ClientError:
-        exists = False
+    exists = stack_outputs(cfn, name) is not None
     try:
         if exists:
             cfn.update_stack(StackName=name, TemplateBody=TEMPLATE.read_text(), Parameters=params)
@@ -116,7 +112,15 @@ def deploy_stack(session, stage: str, app: str) -> dict:
     except cfn.exceptions.ClientError as exc:
         if "No updates are to be performed" not in str(exc):
             raise
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return stack_outputs(cfn, name)
+
+
+def stack_outputs(cfn, name: str) -> dict | None:
+    """The stack's outputs; None when there is no such stack."""
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except cfn.exceptions.ClientError:
+        return None
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 

@@ -16,14 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra import cdn  # noqa: E402
-
-
-def stack_outputs(cfn, name: str) -> dict | None:
-    try:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except cfn.exceptions.ClientError:
-        return None
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+from infra.deploy import stack_outputs  # noqa: E402
 
 
 def empty_bucket(s3, bucket: str) -> None:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -334,7 +334,7 @@ def proxy_event(method, resource, params=None, body=None, token=None):
 
 @pytest.fixture(scope="module")
 def runtime(rehearsal, tmp_path_factory):
-    """The zip chalice deployed, unpacked into a fresh venv's reach; yields (api, ingest)."""
+    """The zip chalice deployed, unpacked next to a fresh venv holding only boto3."""
     root = tmp_path_factory.mktemp("runtime")
     package_zip, = (rehearsal.build / ".chalice" / "deployments").glob("*.zip")
     lam = rehearsal.client("lambda")
@@ -352,17 +352,28 @@ def runtime(rehearsal, tmp_path_factory):
         text=True).stdout)}
     assert installed <= {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
                          "urllib3", "pip", "setuptools"}, installed
-    functions = []
-    for name in (STACK, f"{STACK}-on_upload"):
-        config = lam.get_function_configuration(FunctionName=name)
+    runtime = Runtime(python, root / "task", rehearsal)
+    yield runtime
+    for container in runtime.containers:
+        container.close()
+
+
+@dataclass
+class Runtime:
+    python: Path
+    package: Path
+    rehearsal: Rehearsal
+    containers: list = field(default_factory=list)
+
+    def container(self, name):
+        """A cold container of the named function, with its deployed environment."""
+        config = self.rehearsal.client("lambda").get_function_configuration(FunctionName=name)
         env = {**config["Environment"]["Variables"], "AWS_LAMBDA_FUNCTION_NAME": name,
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-               "AWS_ENDPOINT_URL": rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
+               "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
                "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
-        functions.append(Function(python, root / "task", env, config["Handler"]))
-    yield tuple(functions)
-    for function in functions:
-        function.close()
+        self.containers.append(Function(self.python, self.package, env, config["Handler"]))
+        return self.containers[-1]
 
 
 def _png(height, width):
@@ -372,13 +383,16 @@ def _png(height, width):
     return buffer.getvalue()
 
 
-def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsal, runtime):
-    api, ingest = runtime
-
+def caller(function):
     def call(method, resource, params=None, body=None, token=None, expect=200):
-        answer = api.invoke(proxy_event(method, resource, params, body, token))
+        answer = function.invoke(proxy_event(method, resource, params, body, token))
         assert answer["statusCode"] == expect, answer
         return json.loads(answer["body"]) if answer["body"] else None
+    return call
+
+
+def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsal, runtime):
+    call, ingest = caller(runtime.container(STACK)), runtime.container(f"{STACK}-on_upload")
 
     admin = rehearsal.admin_token()
     annotator = mint_token("ann-1", secret=rehearsal.keys()[0])
@@ -428,6 +442,22 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
     assert (progress["total"], progress["completed"], progress["by_annotator"]) == \
         (1, 1, {"ann-1": {"submitted": 1}})
     assert call("POST", "/tasks/{task_id}/claim", task, token=annotator, expect=204) is None
+
+
+def test_rotated_keys_reach_the_deployed_function(rehearsal, runtime):
+    deployed_admin, first = rehearsal.admin_token(), rehearsal.keys()[0]
+    rehearsal.run("rotate_keys.py", STAGE)
+    newest, older = rehearsal.keys()
+    assert older == first and newest != first
+    call = caller(runtime.container(STACK))
+    # During the rotation both keys verify; new tokens are signed with the new one.
+    for token in (deployed_admin, mint_token("admin", roles=["admin"], secret=newest)):
+        assert call("GET", "/tasks", token=token)["tasks"][0]["id"] == "rehearsal"
+    rehearsal.run("rotate_keys.py", STAGE, "--retire")
+    assert rehearsal.keys() == [newest]
+    call = caller(runtime.container(STACK))
+    assert call("GET", "/tasks", token=deployed_admin, expect=401)["error"]["code"] == "invalid_token"
+    assert call("GET", "/tasks", token=mint_token("admin", roles=["admin"], secret=newest))["tasks"]
 
 
 # --- removal (last: it takes the stage down) -------------------------------------------------
