@@ -36,6 +36,7 @@ from chalicelib import models, signing_keys
 from chalicelib.auth import mint_token
 from devstack.processes import free_ports, spawn, stop_group, wait_http
 from infra import cdn, deploy
+from tests.oidc_provider import AUDIENCE, Provider
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 
@@ -45,6 +46,9 @@ STACK = f"{APP}-{STAGE}"
 REGION = "us-east-1"
 # What the app reads from its environment: none of the test session's values may leak into
 # the deploy (tests/unit/conftest.py sets some for the whole session).
+# What Lambda's Python runtime provides besides the standard library.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py",
+                           "urllib3")
 APP_SETTINGS = ("TABLE_PREFIX", "DATA_BUCKET", "INGEST_QUEUE", "IMPORT_BUCKETS", "PRESIGN_SECONDS",
                 "S3_PUBLIC_ENDPOINT_URL", "S3_ADDRESSING_STYLE")
 
@@ -118,10 +122,11 @@ class reuse_packages:
         shutil.copytree(cache, self.folder, dirs_exist_ok=True)
 
     def save(self):
-        for stale in self.cache.glob("*.zip"):
+        """Keep only the package chalice just used (it rewrites it with the latest app)."""
+        packages = sorted(self.folder.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+        for stale in [*self.cache.glob("*.zip"), *packages[:-1]]:
             stale.unlink()
-        for package in self.folder.glob("*.zip"):
-            shutil.copy2(package, self.cache)
+        shutil.copy2(packages[-1], self.cache)
 
 
 @pytest.fixture(scope="module")
@@ -334,7 +339,7 @@ def proxy_event(method, resource, params=None, body=None, token=None):
 
 @pytest.fixture(scope="module")
 def runtime(rehearsal, tmp_path_factory):
-    """The zip chalice deployed, unpacked next to a fresh venv holding only boto3."""
+    """The zip chalice deployed, unpacked next to a fresh venv that has only boto3."""
     root = tmp_path_factory.mktemp("runtime")
     package_zip, = (rehearsal.build / ".chalice" / "deployments").glob("*.zip")
     lam = rehearsal.client("lambda")
@@ -342,16 +347,18 @@ def runtime(rehearsal, tmp_path_factory):
     assert lam.get_function_configuration(FunctionName=STACK)["CodeSha256"] == digest
     with zipfile.ZipFile(package_zip) as archive:
         archive.extractall(root / "task")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
+    # boto3 and its dependencies (linked from this venv, through a .pth file).
+    venv, libs = root / "venv", root / "runtime-libs"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site, = venv.glob("lib/python*/site-packages")
+    assert not any(site.iterdir())
+    libs.mkdir()
+    ours = Path(boto3.__file__).parents[1]
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        (libs / name).symlink_to(ours / name)
+    (site / "lambda-runtime.pth").write_text(f"{libs}\n")
     python = venv / "bin" / "python"
-    boto_pins = [f"boto3=={boto3.__version__}", f"botocore=={boto3.session.botocore.__version__}"]
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *boto_pins], check=True)
-    installed = {p["name"].lower() for p in json.loads(subprocess.run(
-        [str(python), "-m", "pip", "list", "--format=json"], check=True, capture_output=True,
-        text=True).stdout)}
-    assert installed <= {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
-                         "urllib3", "pip", "setuptools"}, installed
     runtime = Runtime(python, root / "task", rehearsal)
     yield runtime
     for container in runtime.containers:
@@ -365,10 +372,11 @@ class Runtime:
     rehearsal: Rehearsal
     containers: list = field(default_factory=list)
 
-    def container(self, name):
-        """A cold container of the named function, with its deployed environment."""
+    def container(self, name, **settings):
+        """A cold container of the named function, with its deployed environment (plus
+        `settings`, as if .chalice/config.json's stage had them)."""
         config = self.rehearsal.client("lambda").get_function_configuration(FunctionName=name)
-        env = {**config["Environment"]["Variables"], "AWS_LAMBDA_FUNCTION_NAME": name,
+        env = {**config["Environment"]["Variables"], **settings, "AWS_LAMBDA_FUNCTION_NAME": name,
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
                "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
@@ -442,6 +450,22 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
     assert (progress["total"], progress["completed"], progress["by_annotator"]) == \
         (1, 1, {"ann-1": {"submitted": 1}})
     assert call("POST", "/tasks/{task_id}/claim", task, token=annotator, expect=204) is None
+
+
+def test_deployed_package_accepts_identity_provider_tokens(rehearsal, runtime):
+    """RS256 needs `cryptography` in the package, built for Lambda's Linux."""
+    provider = Provider()
+    provider.add_key("k1")
+    try:
+        call = caller(runtime.container(STACK, OIDC_ISSUER=provider.issuer, OIDC_AUDIENCE=AUDIENCE,
+                                        OIDC_ADMIN_GROUPS="lab-admins"))
+        admin = provider.token(sub="u-1", groups=["lab-admins"])
+        assert call("GET", "/tasks", token=admin)["tasks"][0]["id"] == "rehearsal"
+        assert call("POST", "/tasks", token=provider.token(sub="u-2"), body={"id": "y", "name": "y"},
+                    expect=403)["error"]["code"]
+        assert call("GET", "/tasks", token=provider.token(audience="other"), expect=401)
+    finally:
+        provider.stop()
 
 
 def test_rotated_keys_reach_the_deployed_function(rehearsal, runtime):
