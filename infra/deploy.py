@@ -34,6 +34,7 @@ SITE = ROOT / "frontend" / "dist"
 # (pages, config.json, vendor/) is revalidated, so a deploy is seen at the next load.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+LOG_DAYS = 30
 # Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".json": "application/json",
@@ -96,11 +97,12 @@ def render_build(stage: str, outputs: dict, build: Path, import_buckets=()) -> P
 
 # --- AWS steps (rehearsed against moto by tests/deploy/) ------------------------------------
 
-def deploy_stack(session, stage: str, app: str) -> dict:
+def deploy_stack(session, stage: str, app: str, alarm_email: str = "") -> dict:
     cfn = session.client("cloudformation")
     name = f"{app}-{stage}"
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
-              {"ParameterKey": "AppName", "ParameterValue": app}]
+              {"ParameterKey": "AppName", "ParameterValue": app},
+              {"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email}]
     exists = stack_outputs(cfn, name) is not None
     try:
         if exists:
@@ -136,13 +138,34 @@ def key_set(session, outputs: dict) -> list[str]:
     return signing_keys.parse_key_set(value)
 
 
-def chalice_deploy(session, build: Path, stage: str) -> str:
+def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
+    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...)."""
     # chalice makes its own clients: give it this session's region (endpoint and credentials
     # come from the same environment).
     subprocess.run([str(Path(sys.executable).with_name("chalice")), "deploy", "--stage", stage],
                    cwd=build, check=True, env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
     deployed = json.loads((build / ".chalice" / "deployed" / f"{stage}.json").read_text())
-    return next(r["rest_api_url"] for r in deployed["resources"] if "rest_api_url" in r).rstrip("/")
+    return deployed["resources"]
+
+
+def keep_logs(session, function_names, days: int) -> None:
+    """Lambda keeps logs for ever unless told. (chalice's log_retention_in_days names the API
+    function's group after its handler, `<app>-<stage>-api_handler`, not after the function.)"""
+    logs = session.client("logs")
+    for name in function_names:
+        group = f"/aws/lambda/{name}"
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+
+
+def throttle_api(session, rest_api_id: str, stage: str, rate: float, burst: int) -> None:
+    """Every route of the stage: `rate` requests per second, bursts of `burst`; beyond, 429."""
+    session.client("apigateway").update_stage(restApiId=rest_api_id, stageName=stage, patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)}])
 
 
 def content_type(name: str) -> str:
@@ -178,17 +201,28 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-site", action="store_true", help="deploy the API only")
     parser.add_argument("--import-bucket", action="append", default=[], metavar="BUCKET",
                         help="a bucket whose images may be registered without copying (repeatable)")
+    parser.add_argument("--rate-limit", type=float, default=50,
+                        help="API requests per second for the whole stage (default 50)")
+    parser.add_argument("--burst-limit", type=int, default=100,
+                        help="API requests allowed in a burst (default 100)")
+    parser.add_argument("--alarm-email", default="",
+                        help="send the stage's alarms (5xx, throttles, failed ingests) here")
     parser.add_argument("--build-dir", type=Path, default=None,
                         help="chalice's project folder and deployment state "
                              "(default infra/.build/STAGE)")
     args = parser.parse_args(argv)
     session = boto3.Session(region_name=args.region)
-    outputs = deploy_stack(session, args.stage, args.app)
+    outputs = deploy_stack(session, args.stage, args.app, args.alarm_email)
     keys = key_set(session, outputs)
     site = cdn.ensure_site(session, args.app, args.stage, outputs["SiteBucket"])
     build = render_build(args.stage, outputs, args.build_dir or ROOT / "infra" / ".build" / args.stage,
                          args.import_bucket)
-    api_url = chalice_deploy(session, build, args.stage)
+    deployed = chalice_deploy(session, build, args.stage)
+    api = next(r for r in deployed if r["resource_type"] == "rest_api")
+    throttle_api(session, api["rest_api_id"], args.stage, args.rate_limit, args.burst_limit)
+    keep_logs(session, [r["lambda_arn"].rpartition(":")[2] for r in deployed
+                        if r["resource_type"] == "lambda_function"], LOG_DAYS)
+    api_url = api["rest_api_url"].rstrip("/")
     if not args.skip_site:
         publish_site(session, outputs["SiteBucket"], site["DistributionId"], api_url)
     admin = mint_token("admin", roles=["admin"], ttl_seconds=30 * 24 * 3600, secret=keys[0])

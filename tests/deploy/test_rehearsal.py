@@ -54,10 +54,11 @@ APP_SETTINGS = ("TABLE_PREFIX", "DATA_BUCKET", "INGEST_QUEUE", "IMPORT_BUCKETS",
 
 
 class CfnLoader(yaml.SafeLoader):
-    """Reads the template with every intrinsic (!Sub, !GetAtt...) kept as its plain value."""
+    """Reads the template with every intrinsic kept as its plain value, `!Ref X` as "${X}"."""
 
 
 CfnLoader.add_multi_constructor("!", lambda loader, tag, node: (
+    f"${{{node.value}}}" if tag == "Ref" else
     loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
     loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else
     loader.construct_mapping(node)))
@@ -255,6 +256,29 @@ def test_rest_api_routes_reach_the_function(rehearsal):
     assert f"function:{STACK}/invocations" in integration["uri"]
     assert {"/health", "/tasks", "/tasks/{task_id}/samples/{sample_id}/submit",
             "/tasks/{task_id}/progress", "/tasks/{task_id}/uploads"} <= set(resources)
+    settings = apigw.get_stage(restApiId=api["id"], stageName=STAGE)["methodSettings"]["*/*"]
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (50, 100)
+
+
+def test_logs_are_kept_a_month_and_alarms_watch_what_was_deployed(rehearsal):
+    logs = rehearsal.client("logs")
+    for function in (STACK, f"{STACK}-on_upload"):
+        group, = [g for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+                  if g["logGroupName"] == f"/aws/lambda/{function}"]
+        assert group["retentionInDays"] == 30
+    topic = f"arn:aws:sns:{REGION}:123456789012:{STACK}-alarms"
+    assert topic in [t["TopicArn"] for t in rehearsal.client("sns").list_topics()["Topics"]]
+    # moto's CloudFormation has no AWS::CloudWatch::Alarm: the template's alarms must name what
+    # chalice and the stack actually deployed.
+    resources = yaml.load(deploy.TEMPLATE.read_text(), Loader=CfnLoader)["Resources"]
+    alarms = {r["Properties"]["MetricName"]: {d["Name"]: d["Value"].replace("${AppName}", APP)
+                                              .replace("${Stage}", STAGE) if isinstance(d["Value"], str) else d["Value"]
+                                              for d in r["Properties"]["Dimensions"]}
+              for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    api, = rehearsal.client("apigateway").get_rest_apis()["items"]
+    assert alarms["5XXError"] == {"ApiName": api["name"], "Stage": STAGE}
+    rehearsal.client("lambda").get_function(FunctionName=alarms["Throttles"]["FunctionName"])
+    assert alarms["ApproximateNumberOfMessagesVisible"] == {"QueueName": "IngestDeadLetters.QueueName"}
 
 
 def test_site_is_uploaded_with_types_and_cache_headers_behind_its_distribution(rehearsal):
