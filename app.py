@@ -2,7 +2,7 @@
 into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
 from chalice import Chalice, Response
 
-from chalicelib import leases, progress, samples, tasks
+from chalicelib import leases, progress, request_log, samples, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
@@ -10,6 +10,7 @@ from chalicelib.http import CORS, api, body, int_param, json_response, query_par
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
+request_log.install(app)
 app.register_blueprint(admin_routes)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from . import oidc, signing_keys
+from . import oidc, request_log, signing_keys
 from .errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -79,4 +79,6 @@ def principal_from_request(request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send 'Authorization: Bearer <token>'; open the link you were given "
                            "or log in again.", code="missing_token")
-    return decode_token(token.strip())
+    principal = decode_token(token.strip())
+    request_log.identify(principal.sub)
+    return principal

@@ -48,7 +48,7 @@ def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
            **base["stages"].get(stage, {}).get("environment_variables", {}),
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
            "INGEST_QUEUE": outputs["IngestQueue"], "JWT_SECRET_PARAMETER": outputs["KeysParameter"],
-           "IMPORT_BUCKETS": ",".join(import_buckets)}
+           "IMPORT_BUCKETS": ",".join(import_buckets), "LOG_FORMAT": "json"}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
         "api_gateway_stage": stage, "environment_variables": {k: str(v) for k, v in env.items()},
         "autogen_policy": False, "iam_policy_file": f"policy-{stage}.json",

@@ -4,9 +4,12 @@
 
 Reads one JSON request per line on stdin, `{"handler": "app.app", "event": {...}}`, calls that
 handler from the unpacked deployment package (first on sys.path, as /var/task is on Lambda)
-and writes `{"result": ...}` or `{"error": traceback}` per line. It runs with the function's
-deployed environment only; `-I` keeps this file's folder, and so the repository, off sys.path.
+and writes `{"result": ..., "logs": [lines]}` or `{"error": traceback}` per line: what the code
+prints (its logs, which Lambda sends to CloudWatch) is collected instead of mixing with the
+answers. It runs with the function's deployed environment only; `-I` keeps this file's folder,
+and so the repository, off sys.path.
 """
+import io
 import importlib
 import json
 import os
@@ -30,6 +33,8 @@ class Context:
 
 def main():
     sys.path.insert(0, sys.argv[1])
+    answers, printed = sys.stdout, io.StringIO()
+    sys.stdout = printed  # before the handler's module makes its log handlers
     for line in sys.stdin:
         request = json.loads(line)
         module, _, name = request["handler"].rpartition(".")
@@ -38,7 +43,11 @@ def main():
             answer = {"result": handler(request["event"], Context())}
         except Exception:
             answer = {"error": traceback.format_exc()}
-        print(json.dumps(answer, default=str), flush=True)
+        answer["logs"] = printed.getvalue().splitlines()
+        printed.seek(0)
+        printed.truncate()
+        answers.write(json.dumps(answer, default=str) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":

@@ -328,7 +328,7 @@ class Function:
     """One function's container: lambda_runtime.py in a venv holding only boto3 and botocore."""
 
     def __init__(self, python, package, env, handler):
-        self.handler = handler
+        self.handler, self.logs = handler, []
         self.proc = subprocess.Popen([str(python), "-I", str(Path(__file__).with_name("lambda_runtime.py")),
                                       str(package)], cwd=package, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -338,6 +338,7 @@ class Function:
         self.proc.stdin.flush()
         answer = json.loads(self.proc.stdout.readline())
         assert "error" not in answer, answer["error"]
+        self.logs.extend(answer["logs"])
         return answer["result"]
 
     def close(self):
@@ -416,6 +417,7 @@ def _png(height, width):
 
 
 def caller(function):
+    """call(method, resource, params, body, token, expect) -> the JSON answer; .logs: the lines."""
     def call(method, resource, params=None, body=None, token=None, expect=200):
         answer = function.invoke(proxy_event(method, resource, params, body, token))
         assert answer["statusCode"] == expect, answer
@@ -424,7 +426,8 @@ def caller(function):
 
 
 def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsal, runtime):
-    call, ingest = caller(runtime.container(STACK)), runtime.container(f"{STACK}-on_upload")
+    api, ingest = runtime.container(STACK), runtime.container(f"{STACK}-on_upload")
+    call = caller(api)
 
     admin = rehearsal.admin_token()
     annotator = mint_token("ann-1", secret=rehearsal.keys()[0])
@@ -474,6 +477,14 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
     assert (progress["total"], progress["completed"], progress["by_annotator"]) == \
         (1, 1, {"ann-1": {"submitted": 1}})
     assert call("POST", "/tasks/{task_id}/claim", task, token=annotator, expect=204) is None
+
+    # Deployed, every log line is JSON naming the request; none carries a token or a body.
+    lines = [json.loads(line) for line in api.logs]
+    claims = [x for x in lines if x.get("route") == "/tasks/{task_id}/claim"]
+    assert [(x["user"], x["task"], x["status"]) for x in claims] == \
+        [("ann-1", "rehearsal", 200), ("ann-1", "rehearsal", 204)]
+    assert all(x["request_id"] for x in lines)
+    assert not any(annotator in line or admin in line or "coordinates" in line for line in api.logs)
 
 
 def test_deployed_package_accepts_identity_provider_tokens(rehearsal, runtime):
