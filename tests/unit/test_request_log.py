@@ -45,3 +45,18 @@ def test_context_is_gone_after_the_request(api, lines):
     logging.getLogger(request_log.APP_LOGGER).error("between requests")
     last = lines()[-1]
     assert (last["message"], last["user"], last["request_id"]) == ("between requests", None, None)
+
+
+def test_retryable_backend_failures_are_logged_with_the_request(api, lines, monkeypatch):
+    from botocore.exceptions import ClientError
+    from chalicelib import progress
+
+    def throttled(task):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "Query")
+    api.make_task("busy", n_samples=0)
+    monkeypatch.setattr(progress, "progress", throttled)
+    assert api.call("GET", "/tasks/busy/progress")[0] == 503
+    warning, = [x for x in lines() if x["level"] == "WARNING"]
+    assert "ThrottlingException" in warning["message"]
+    assert (warning["user"], warning["task"], warning["logger"]) == ("admin", "busy", "cloud-annotator.http")
