@@ -19,6 +19,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +37,8 @@ SITE = ROOT / "frontend" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 LOG_DAYS = 30
+# Lambda's Python runtime has these; the package need not carry them.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 # Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".json": "application/json",
@@ -138,12 +142,39 @@ def key_set(session, outputs: dict) -> list[str]:
     return signing_keys.parse_key_set(value)
 
 
-def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
-    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...)."""
+def chalice(session, build: Path, *args: str) -> None:
     # chalice makes its own clients: give it this session's region (endpoint and credentials
     # come from the same environment).
-    subprocess.run([str(Path(sys.executable).with_name("chalice")), "deploy", "--stage", stage],
-                   cwd=build, check=True, env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
+    subprocess.run([str(Path(sys.executable).with_name("chalice")), *args], cwd=build, check=True,
+                   env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
+
+
+def strip_runtime_libraries(archive: Path) -> None:
+    """Drop from a zip what Lambda's runtime provides (RUNTIME_PROVIDED, dist-info included)."""
+    with zipfile.ZipFile(archive) as source:
+        entries = source.infolist()
+        kept = [e for e in entries if e.filename.split("/")[0].split("-")[0] not in RUNTIME_PROVIDED]
+        if len(kept) == len(entries):
+            return
+        stripped = archive.with_suffix(".stripping")
+        with zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as target:
+            for entry in kept:
+                target.writestr(entry, source.read(entry))
+    stripped.replace(archive)
+
+
+def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
+    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...).
+
+    chalice keeps the zip of the dependencies in .chalice/deployments/, named by a hash of
+    requirements.txt, and reuses it; `chalice package` makes it first, so it can be stripped of
+    botocore (which pynamodb brings along: 16 MB of a 49 MB zip, against Lambda's 50 MB upload
+    limit) before `chalice deploy` uploads it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        chalice(session, build, "package", "--stage", stage, scratch)
+    for archive in (build / ".chalice" / "deployments").glob("*.zip"):
+        strip_runtime_libraries(archive)
+    chalice(session, build, "deploy", "--stage", stage)
     deployed = json.loads((build / ".chalice" / "deployed" / f"{stage}.json").read_text())
     return deployed["resources"]
 

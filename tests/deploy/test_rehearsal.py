@@ -373,6 +373,10 @@ def runtime(rehearsal, tmp_path_factory):
     lam = rehearsal.client("lambda")
     digest = base64.b64encode(hashlib.sha256(package_zip.read_bytes()).digest()).decode()
     assert lam.get_function_configuration(FunctionName=STACK)["CodeSha256"] == digest
+    # Lambda takes at most 50 MB zipped through its API; the runtime's botocore is not carried.
+    assert package_zip.stat().st_size < 50 * 1024 ** 2
+    with zipfile.ZipFile(package_zip) as archive:
+        assert not [n for n in archive.namelist() if n.startswith(("botocore", "boto3"))]
     with zipfile.ZipFile(package_zip) as archive:
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
