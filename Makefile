@@ -43,7 +43,7 @@ bench: venv
 		[ -e "$$script" ] || continue; $(PY) "$$script" || exit 1; \
 	done
 
-# One command to AWS (needs AWS credentials): tables, buckets, queue, CDN, API and site.
+# One command to AWS (needs AWS credentials): tables, buckets, queue, keys, CDN, API and site.
 STAGE ?= dev
-deploy: venv
+deploy: venv frontend
 	$(PY) infra/deploy.py $(STAGE)

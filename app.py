@@ -2,7 +2,7 @@
 into chalicelib, the answer. The logic lives in chalicelib (see its modules' docstrings)."""
 from chalice import Chalice, Response
 
-from chalicelib import leases, openapi, progress, samples, sources, tasks
+from chalicelib import leases, openapi, progress, request_log, samples, sources, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
@@ -12,6 +12,7 @@ from chalicelib.routes.export import bp as export_routes
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
+request_log.install(app)
 app.register_blueprint(admin_routes)
 app.register_middleware(framework_envelope, "http")
 app.register_blueprint(legacy_routes, url_prefix="/legacy")

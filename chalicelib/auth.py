@@ -3,22 +3,20 @@
 Tokens are checked inside the routes, not by an API Gateway authorizer, so that 401/403
 answers carry CORS headers and the browser can show "your link expired".
 """
-import re
 import time
 from dataclasses import dataclass, field
 
 import jwt
 
-from . import config
+from . import oidc, request_log, signing_keys
 from .errors import Unauthorized
+from .validation import USER_ID
 
 ALGORITHM = "HS256"
 # Checks run on every decoded token's claims; each raises Unauthorized to refuse it.
 # invites.py registers the one that refuses revoked invite tokens.
 TOKEN_CHECKS: list = []
 DEFAULT_TTL = 7 * 24 * 3600
-# A user id is stored as a DynamoDB key and shown to owners: printable, at most 256 characters.
-SUB = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
 MAX_SCOPED_TASKS = 100
 
 
@@ -47,19 +45,22 @@ class Principal:
 
 def mint_token(sub: str, roles=(), email: str | None = None, tasks=None,
                ttl_seconds: int = DEFAULT_TTL, secret: str | None = None, **extra) -> str:
-    """`secret` defaults to this stage's JWT_SECRET; tools minting for a stage pass its secret."""
+    """`secret` defaults to this stage's signing key; tools minting for a stage pass its key."""
     now = int(time.time())
     claims = {"sub": sub, "roles": list(roles), "iat": now, "exp": now + ttl_seconds, **extra}
     if email:
         claims["email"] = email
     if tasks is not None:
         claims["tasks"] = list(tasks)
-    return jwt.encode(claims, secret or config.jwt_secret(), algorithm=ALGORITHM)
+    key = secret or signing_keys.signing_key()
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": signing_keys.kid(key)})
 
 
 def decode_token(token: str) -> Principal:
+    if oidc.accepts(token):  # signed by the configured identity provider, not by us
+        return Principal(**oidc.identity(token))
     try:
-        claims = jwt.decode(token, config.jwt_secret(), algorithms=[ALGORITHM],
+        claims = jwt.decode(token, signing_keys.verification_key(token), algorithms=[ALGORITHM],
                             options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Your token has expired: ask the task owner for a new link.",
@@ -79,19 +80,19 @@ def decode_token(token: str) -> Principal:
 
 def _strings(value, most: int) -> bool:
     return isinstance(value, list) and len(value) <= most and \
-        all(isinstance(v, str) and SUB.match(v) for v in value)
+        all(isinstance(v, str) and USER_ID.match(v) for v in value)
 
 
 def _check_claims(claims: dict) -> None:
     """A correctly signed token can still carry claims of the wrong shape: refuse it whole."""
     inv, tasks, email = claims.get("inv"), claims.get("tasks"), claims.get("email")
     problems = [
-        not isinstance(claims["sub"], str) or not SUB.match(claims["sub"]),
-        email is not None and not (isinstance(email, str) and SUB.match(email)),
+        not isinstance(claims["sub"], str) or not USER_ID.match(claims["sub"]),
+        email is not None and not (isinstance(email, str) and USER_ID.match(email)),
         not _strings(claims.get("roles") or [], 20),
         tasks is not None and not _strings(tasks, MAX_SCOPED_TASKS),
         # An invite stands for exactly one task.
-        inv is not None and not (isinstance(inv, str) and SUB.match(inv) and
+        inv is not None and not (isinstance(inv, str) and USER_ID.match(inv) and
                                  isinstance(tasks, list) and len(tasks) == 1),
     ]
     if any(problems):
@@ -106,4 +107,6 @@ def principal_from_request(request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send 'Authorization: Bearer <token>'; open the link you were given "
                            "or log in again.", code="missing_token")
-    return decode_token(token.strip())
+    principal = decode_token(token.strip())
+    request_log.identify(principal.sub)
+    return principal

@@ -24,10 +24,4 @@ EXPORT_PAGE_SAMPLES = int(os.environ.get("EXPORT_PAGE_SAMPLES", "100"))
 # Buckets (comma-separated) whose objects admins may register without copying (sources.py).
 IMPORT_BUCKETS = tuple(b.strip() for b in os.environ.get("IMPORT_BUCKETS", "").split(",") if b.strip())
 
-
-def jwt_secret() -> str:
-    """Read per call so a missing secret is a clear error, not an import failure."""
-    secret = os.environ.get("JWT_SECRET")
-    if not secret:
-        raise RuntimeError("JWT_SECRET is not set for this stage")
-    return secret
+# Token keys: JWT_SECRET or JWT_SECRET_PARAMETER, read per request by signing_keys.py.

@@ -16,7 +16,9 @@ from pynamodb.exceptions import PynamoDBException
 from .errors import ApiError, BadRequest, TooLarge, Unavailable
 from .validation import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
 
-log = logging.getLogger("cloud-annotator")
+# A child of chalice's app logger: chalice sets that one to ERROR, which dropped the warnings here.
+log = logging.getLogger("cloud-annotator.http")
+log.setLevel(logging.INFO)
 # botocore logs every credential and endpoint lookup at INFO: noise in Lambda's logs and locally.
 logging.getLogger("botocore").setLevel(logging.WARNING)
 

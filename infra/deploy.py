@@ -1,37 +1,59 @@
 """Deploy one stage to AWS in one command: `make deploy STAGE=dev` (or `python infra/deploy.py dev`).
 
-1. CloudFormation stack from infra/template.yaml: tables, buckets, ingest queue, site CDN.
-2. The JWT secret: an SSM SecureString, created once per stage, never in the repository.
-3. `chalice deploy` of the API (and the ingest consumer) from a build folder whose
+1. CloudFormation stack from infra/template.yaml: tables, buckets, ingest queue.
+2. The token key set: an SSM SecureString, created once per stage, never in the repository, in
+   a file or in the Lambda's configuration (the Lambda reads it at run time: signing_keys.py).
+3. The site's CloudFront distribution (infra/cdn.py), found again by name on later deploys.
+4. `chalice deploy` of the API (and the ingest consumer) from a build folder whose
    .chalice/config.json carries this stage's names and a least-privilege IAM policy.
    The build folder (infra/.build/<stage>, git-ignored) keeps chalice's deployment state.
-4. The annotator site: built with Vite, uploaded with a config.json naming the API.
+5. The annotator site (frontend/dist, built by `make frontend`), with a config.json naming the API.
 
-Needs AWS credentials in the environment (any of the usual ways boto3 finds them).
+Needs AWS credentials in the environment (any of the usual ways boto3 finds them). Every step is
+safe to repeat: a second run with nothing changed changes nothing.
 """
 import argparse
 import json
 import mimetypes
-import secrets
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chalicelib import signing_keys  # noqa: E402
+from infra import cdn  # noqa: E402
+
 TEMPLATE = ROOT / "infra" / "template.yaml"
 RUNTIME = ["app.py", "chalicelib", "requirements.txt"]
+SITE = ROOT / "frontend" / "dist"
+# Vite names what it emits under assets/ by content hash: cache it for ever. Everything else
+# (pages, config.json, vendor/) is revalidated, so a deploy is seen at the next load.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+LOG_DAYS = 30
+# Lambda's Python runtime has these; the package need not carry them.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+# Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".json": "application/json",
+                 ".svg": "image/svg+xml", ".png": "image/png", ".woff2": "font/woff2"}
 
 
-def stage_config(stage: str, outputs: dict, jwt_secret: str, import_buckets=()) -> dict:
+def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
     """The .chalice/config.json the Lambda is deployed with. Every value a string."""
     base = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = {**base.get("environment_variables", {}),
            **base["stages"].get(stage, {}).get("environment_variables", {}),
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
            "INGEST_QUEUE": outputs["IngestQueue"], "EXPORT_QUEUE": outputs["ExportQueue"],
-           "JWT_SECRET": jwt_secret,
-           "IMPORT_BUCKETS": ",".join(import_buckets)}
+           "JWT_SECRET_PARAMETER": outputs["KeysParameter"],
+           "IMPORT_BUCKETS": ",".join(import_buckets), "LOG_FORMAT": "json"}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
         "api_gateway_stage": stage, "environment_variables": {k: str(v) for k, v in env.items()},
         "autogen_policy": False, "iam_policy_file": f"policy-{stage}.json",
@@ -63,13 +85,13 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
         {"Effect": "Allow", "Resource": outputs["ExportQueueArn"], "Action": [
             "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:GetQueueAttributes"]},
+        {"Effect": "Allow", "Resource": outputs["KeysParameterArn"], "Action": ["ssm:GetParameter"]},
         {"Effect": "Allow", "Resource": "arn:aws:logs:*:*:*", "Action": [
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
     ]}
 
 
-def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path,
-                 import_buckets=()) -> Path:
+def render_build(stage: str, outputs: dict, build: Path, import_buckets=()) -> Path:
     """Copy the runtime code into `build` with this stage's config; keeps deployment state."""
     build.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME:
@@ -80,25 +102,22 @@ def render_build(stage: str, outputs: dict, jwt_secret: str, build: Path,
     chalice_dir = build / ".chalice"
     chalice_dir.mkdir(exist_ok=True)
     (chalice_dir / "config.json").write_text(json.dumps(
-        stage_config(stage, outputs, jwt_secret, import_buckets), indent=2))
+        stage_config(stage, outputs, import_buckets), indent=2))
     (chalice_dir / f"policy-{stage}.json").write_text(
         json.dumps(iam_policy(outputs, import_buckets), indent=2))
     return build
 
 
-# --- AWS steps (not run by the test suite: there is no AWS account there) ----------------
+# --- AWS steps (rehearsed against moto by tests/deploy/) ------------------------------------
 
-def deploy_stack(session, stage: str, app: str, browser_origins=("*",)) -> dict:
+def deploy_stack(session, stage: str, app: str, browser_origins=("*",), alarm_email: str = "") -> dict:
     cfn = session.client("cloudformation")
     name = f"{app}-{stage}"
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
               {"ParameterKey": "AppName", "ParameterValue": app},
-              {"ParameterKey": "BrowserOrigins", "ParameterValue": ",".join(browser_origins)}]
-    try:
-        cfn.describe_stacks(StackName=name)
-        exists = True
-    except cfn.exceptions.ClientError:
-        exists = False
+              {"ParameterKey": "BrowserOrigins", "ParameterValue": ",".join(browser_origins)},
+              {"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email}]
+    exists = stack_outputs(cfn, name) is not None
     try:
         if exists:
             cfn.update_stack(StackName=name, TemplateBody=TEMPLATE.read_text(), Parameters=params)
@@ -109,40 +128,106 @@ def deploy_stack(session, stage: str, app: str, browser_origins=("*",)) -> dict:
     except cfn.exceptions.ClientError as exc:
         if "No updates are to be performed" not in str(exc):
             raise
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return stack_outputs(cfn, name)
+
+
+def stack_outputs(cfn, name: str) -> dict | None:
+    """The stack's outputs; None when there is no such stack."""
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except cfn.exceptions.ClientError:
+        return None
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def jwt_secret(session, stage: str, app: str) -> str:
-    ssm, name = session.client("ssm"), f"/{app}/{stage}/jwt-secret"
+def key_set(session, outputs: dict) -> list[str]:
+    """The stage's token keys, newest first; the set is created on the first deploy only."""
+    ssm, name = session.client("ssm"), outputs["KeysParameter"]
     try:
-        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound:
-        value = secrets.token_urlsafe(48)
-        ssm.put_parameter(Name=name, Value=value, Type="SecureString")
-        return value
+        value = signing_keys.dump_key_set([signing_keys.new_key()])
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString",
+                          Description="Token signing keys, newest first (infra/rotate_keys.py)")
+    return signing_keys.parse_key_set(value)
 
 
-def chalice_deploy(build: Path, stage: str) -> str:
-    subprocess.run([sys.executable, "-m", "chalice", "deploy", "--stage", stage], cwd=build, check=True)
+def chalice(session, build: Path, *args: str) -> None:
+    # chalice makes its own clients: give it this session's region (endpoint and credentials
+    # come from the same environment).
+    subprocess.run([str(Path(sys.executable).with_name("chalice")), *args], cwd=build, check=True,
+                   env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
+
+
+def strip_runtime_libraries(archive: Path) -> None:
+    """Drop from a zip what Lambda's runtime provides (RUNTIME_PROVIDED, dist-info included)."""
+    with zipfile.ZipFile(archive) as source:
+        entries = source.infolist()
+        kept = [e for e in entries if e.filename.split("/")[0].split("-")[0] not in RUNTIME_PROVIDED]
+        if len(kept) == len(entries):
+            return
+        stripped = archive.with_suffix(".stripping")
+        with zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as target:
+            for entry in kept:
+                target.writestr(entry, source.read(entry))
+    stripped.replace(archive)
+
+
+def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
+    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...).
+
+    chalice keeps the zip of the dependencies in .chalice/deployments/, named by a hash of
+    requirements.txt, and reuses it; `chalice package` makes it first, so it can be stripped of
+    botocore (which pynamodb brings along: 16 MB of a 49 MB zip, against Lambda's 50 MB upload
+    limit) before `chalice deploy` uploads it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        chalice(session, build, "package", "--stage", stage, scratch)
+    for archive in (build / ".chalice" / "deployments").glob("*.zip"):
+        strip_runtime_libraries(archive)
+    chalice(session, build, "deploy", "--stage", stage)
     deployed = json.loads((build / ".chalice" / "deployed" / f"{stage}.json").read_text())
-    return next(r["rest_api_url"] for r in deployed["resources"] if "rest_api_url" in r).rstrip("/")
+    return deployed["resources"]
 
 
-def publish_site(session, outputs: dict, api_url: str) -> None:
-    frontend = ROOT / "frontend"
-    subprocess.run("npm ci && npm run build", shell=True, cwd=frontend, check=True)
-    dist = frontend / "dist"
-    (dist / "config.json").write_text(json.dumps({"apiUrl": api_url}))
+def keep_logs(session, function_names, days: int) -> None:
+    """Lambda keeps logs for ever unless told. (chalice's log_retention_in_days names the API
+    function's group after its handler, `<app>-<stage>-api_handler`, not after the function.)"""
+    logs = session.client("logs")
+    for name in function_names:
+        group = f"/aws/lambda/{name}"
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+
+
+def throttle_api(session, rest_api_id: str, stage: str, rate: float, burst: int) -> None:
+    """Every route of the stage: `rate` requests per second, bursts of `burst`; beyond, 429."""
+    session.client("apigateway").update_stage(restApiId=rest_api_id, stageName=stage, patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)}])
+
+
+def content_type(name: str) -> str:
+    suffix = Path(name).suffix
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def publish_site(session, bucket: str, distribution_id: str, api_url: str) -> None:
+    if not (SITE / "index.html").exists():
+        sys.exit(f"{SITE} has no index.html: build the site first (`make frontend`).")
     s3 = session.client("s3")
-    for path in dist.rglob("*"):
-        if path.is_file():
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            s3.upload_file(str(path), outputs["SiteBucket"], path.relative_to(dist).as_posix(),
-                           ExtraArgs={"ContentType": kind})
-    session.client("cloudfront").create_invalidation(
-        DistributionId=outputs["DistributionId"], InvalidationBatch={
-            "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": secrets.token_hex(8)})
+    for path in sorted(SITE.rglob("*")):
+        key = path.relative_to(SITE).as_posix()
+        # config.json there is the local stack's (devstack writes it): never publish it.
+        if path.is_file() and key != "config.json":
+            s3.upload_file(str(path), bucket, key, ExtraArgs={
+                "ContentType": content_type(key),
+                "CacheControl": IMMUTABLE if key.startswith("assets/") else REVALIDATE})
+    s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps({"apiUrl": api_url}).encode(),
+                  ContentType=content_type("config.json"), CacheControl=REVALIDATE)
+    cdn.invalidate(session, distribution_id)
 
 
 def main(argv=None) -> None:
@@ -160,19 +245,34 @@ def main(argv=None) -> None:
     parser.add_argument("--browser-origin", action="append", default=[], metavar="ORIGIN",
                         help="an origin whose pages may use presigned data URLs (repeatable; "
                              "default every origin), e.g. the site, https://imjoy.io")
+    parser.add_argument("--rate-limit", type=float, default=50,
+                        help="API requests per second for the whole stage (default 50)")
+    parser.add_argument("--burst-limit", type=int, default=100,
+                        help="API requests allowed in a burst (default 100)")
+    parser.add_argument("--alarm-email", default="",
+                        help="send the stage's alarms (5xx, throttles, failed ingests) here")
+    parser.add_argument("--build-dir", type=Path, default=None,
+                        help="chalice's project folder and deployment state "
+                             "(default infra/.build/STAGE)")
     args = parser.parse_args(argv)
     session = boto3.Session(region_name=args.region)
-    outputs = deploy_stack(session, args.stage, args.app, args.browser_origin or ("*",))
-    secret = jwt_secret(session, args.stage, args.app)
-    build = render_build(args.stage, outputs, secret, ROOT / "infra" / ".build" / args.stage,
+    outputs = deploy_stack(session, args.stage, args.app, args.browser_origin or ("*",),
+                           args.alarm_email)
+    keys = key_set(session, outputs)
+    site = cdn.ensure_site(session, args.app, args.stage, outputs["SiteBucket"])
+    build = render_build(args.stage, outputs, args.build_dir or ROOT / "infra" / ".build" / args.stage,
                          args.import_bucket)
-    api_url = chalice_deploy(build, args.stage)
+    deployed = chalice_deploy(session, build, args.stage)
+    api = next(r for r in deployed if r["resource_type"] == "rest_api")
+    throttle_api(session, api["rest_api_id"], args.stage, args.rate_limit, args.burst_limit)
+    keep_logs(session, [r["lambda_arn"].rpartition(":")[2] for r in deployed
+                        if r["resource_type"] == "lambda_function"], LOG_DAYS)
+    api_url = api["rest_api_url"].rstrip("/")
     if not args.skip_site:
-        publish_site(session, outputs, api_url)
-    admin = mint_token("admin", roles=["admin"], ttl_seconds=30 * 24 * 3600, secret=secret)
-    print(f"\nAPI   {api_url}\nSite  {outputs['SiteUrl']}/\nAdmin token (30 days): {admin}")
+        publish_site(session, outputs["SiteBucket"], site["DistributionId"], api_url)
+    admin = mint_token("admin", roles=["admin"], ttl_seconds=30 * 24 * 3600, secret=keys[0])
+    print(f"\nAPI   {api_url}\nSite  {site['SiteUrl']}/\nAdmin token (30 days): {admin}")
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

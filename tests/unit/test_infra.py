@@ -12,7 +12,8 @@ from chalicelib import models
 from infra import deploy
 
 OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator-dev-data-1",
-           "SiteBucket": "s", "SiteUrl": "https://x", "DistributionId": "D",
+           "SiteBucket": "s", "KeysParameter": "/cloud-annotator/dev/jwt-keys",
+           "KeysParameterArn": "arn:aws:ssm:us-east-1:1:parameter/cloud-annotator/dev/jwt-keys",
            "IngestQueue": "cloud-annotator-dev-ingest",
            "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
            "ExportQueue": "cloud-annotator-dev-export",
@@ -49,11 +50,11 @@ def test_template_tables_match_the_models():
 
 
 def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
-    build = deploy.render_build("dev", OUTPUTS, "s" * 48, tmp_path / "build",
-                                import_buckets=["lab-microscope"])
+    build = deploy.render_build("dev", OUTPUTS, tmp_path / "build", import_buckets=["lab-microscope"])
     config = json.loads((build / ".chalice" / "config.json").read_text())
     env = config["stages"]["dev"]["environment_variables"]
-    assert env["TABLE_PREFIX"] == "cloud-annotator-dev-" and env["JWT_SECRET"] == "s" * 48
+    assert env["TABLE_PREFIX"] == "cloud-annotator-dev-" and "JWT_SECRET" not in env
+    assert env["JWT_SECRET_PARAMETER"] == "/cloud-annotator/dev/jwt-keys"
     assert all(isinstance(v, str) for v in env.values())
     assert "AWS_ENDPOINT_URL" not in env
     assert env["EXPORT_QUEUE"] == "cloud-annotator-dev-export"
@@ -63,6 +64,8 @@ def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
         s["Resource"], str) else s["Resource"])]
     assert "arn:aws:dynamodb:us-east-1:1:table/t1/index/*" in resources
     assert "arn:aws:s3:::cloud-annotator-dev-data-1/*" in resources
+    assert [s["Action"] for s in policy["Statement"] if s["Resource"] == OUTPUTS["KeysParameterArn"]] \
+        == [["ssm:GetParameter"]]
     assert "arn:aws:s3:::lab-microscope/*" in resources and env["IMPORT_BUCKETS"] == "lab-microscope"
     assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
     assert (build / "app.py").exists() and (build / "chalicelib" / "leases.py").exists()

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from chalicelib import config, leases, reconcile
+from chalicelib import config, leases, reconcile, signing_keys
 from chalicelib.auth import mint_token
 from chalicelib.models import Invite, Sample, Task
 from conftest import polygon
@@ -337,7 +337,7 @@ def test_a_task_row_over_the_item_limit_is_refused_up_front(api, fields):
 def test_correctly_signed_tokens_with_malformed_claims_are_401(api, claims):
     import jwt
     import time
-    token = jwt.encode({"exp": int(time.time()) + 60, **claims}, config.jwt_secret(), algorithm="HS256")
+    token = jwt.encode({"exp": int(time.time()) + 60, **claims}, signing_keys.signing_key(), algorithm="HS256")
     api.make_task("t", n_samples=1)
     for method, path in [("GET", "/tasks"), ("GET", "/tasks/t"), ("POST", "/tasks/t/claim")]:
         status, data = api.call(method, path, token=token)
