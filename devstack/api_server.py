@@ -1,7 +1,7 @@
 """The local API: `chalice local` for the stage, plus the answers API Gateway gives itself.
 
 API Gateway answers some requests before the app sees them: a path no route matches, say.
-infra/gateway_responses.json says what those answers are (the error envelope, not API
+infra/gateway_responses.py says what those answers are (the error envelope, not API
 Gateway's {"message": "Missing Authentication Token"}); the deploy puts them on the REST API
 and this server gives the same answers locally, so clients meet one behaviour everywhere.
 
@@ -17,15 +17,9 @@ from pathlib import Path
 from chalice import local
 from chalice.cli.factory import CLIFactory
 
+from infra.gateway_responses import responses
+
 ROOT = Path(__file__).resolve().parent.parent
-GATEWAY_RESPONSES = ROOT / "infra" / "gateway_responses.json"
-
-
-def gateway_answer(kind: str) -> tuple[int, dict]:
-    """(status, body) of one of API Gateway's own answers, as the stage is configured."""
-    spec = json.loads(GATEWAY_RESPONSES.read_text())[kind]
-    return spec.get("status", 400), {"error": {"code": spec["code"], "message": spec["message"]},
-                                     "success": False, "detail": spec["message"]}
 
 
 class GatewayRequestHandler(local.ChaliceRequestHandler):
@@ -33,7 +27,7 @@ class GatewayRequestHandler(local.ChaliceRequestHandler):
         # chalice local raises ForbiddenError where API Gateway finds no route.
         if not isinstance(error, local.ForbiddenError):
             return super()._send_error_response(error)
-        status, body = gateway_answer("MISSING_AUTHENTICATION_TOKEN")
+        status, body = responses()["MISSING_AUTHENTICATION_TOKEN"]
         headers = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
         self._send_http_response(status, headers, json.dumps(body).encode())
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chalicelib import signing_keys  # noqa: E402
-from infra import cdn  # noqa: E402
+from infra import cdn, gateway_responses  # noqa: E402
 
 TEMPLATE = ROOT / "infra" / "template.yaml"
 RUNTIME = ["app.py", "chalicelib", "requirements.txt"]
@@ -209,6 +209,15 @@ def throttle_api(session, rest_api_id: str, stage: str, rate: float, burst: int)
         {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)}])
 
 
+def answer_in_envelope(session, rest_api_id: str, stage: str) -> None:
+    """API Gateway's own answers (unknown route, throttled) in the error envelope; a new
+    deployment of the stage makes them live."""
+    apigateway = session.client("apigateway")
+    gateway_responses.put_on(apigateway, rest_api_id)
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=stage,
+                                 description="gateway responses")
+
+
 def content_type(name: str) -> str:
     suffix = Path(name).suffix
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -264,6 +273,7 @@ def main(argv=None) -> None:
                          args.import_bucket)
     deployed = chalice_deploy(session, build, args.stage)
     api = next(r for r in deployed if r["resource_type"] == "rest_api")
+    answer_in_envelope(session, api["rest_api_id"], args.stage)
     throttle_api(session, api["rest_api_id"], args.stage, args.rate_limit, args.burst_limit)
     keep_logs(session, [r["lambda_arn"].rpartition(":")[2] for r in deployed
                         if r["resource_type"] == "lambda_function"], LOG_DAYS)

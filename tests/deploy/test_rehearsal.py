@@ -261,6 +261,10 @@ def test_rest_api_routes_reach_the_function(rehearsal):
             "/tasks/{task_id}/progress", "/tasks/{task_id}/uploads"} <= set(resources)
     settings = apigw.get_stage(restApiId=api["id"], stageName=STAGE)["methodSettings"]["*/*"]
     assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (50, 100)
+    # What API Gateway answers itself (an unknown route, say) is in the error envelope.
+    unknown = apigw.get_gateway_response(restApiId=api["id"], responseType="MISSING_AUTHENTICATION_TOKEN")
+    body = json.loads(unknown["responseTemplates"]["application/json"])
+    assert unknown["statusCode"] == "404" and body["error"]["code"] == "no_such_route"
 
 
 def test_logs_are_kept_a_month_and_alarms_watch_what_was_deployed(rehearsal):
