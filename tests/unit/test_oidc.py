@@ -101,7 +101,7 @@ def test_provider_users_through_the_api(provider, api):
     status, data = api.call("POST", "/tasks", user=None, token=member, body={"id": "x", "name": "x"})
     assert status == 403
     api.ok("POST", "/tasks/idp/samples", 201, user=None, token=admin,
-           body={"samples": [{"id": "s0", "files": {"image.png": "img/s0.png"}}]})
+           body={"samples": [{"id": "s0", "files": {"image.png": "uploads/idp/s0/image.png"}}]})
     claimed = api.ok("POST", "/tasks/idp/claim", user=None, token=member)
     assert claimed["sample"]["id"] == "s0"
     status, data = api.call("POST", "/tasks/idp/claim", user=None, token=stranger)
