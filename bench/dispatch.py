@@ -582,8 +582,9 @@ def main(argv=None):
     started = time.time()
     results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-               "moto": "devstack moto_server" + ("" if args.unpatched_moto else
-                                                 " + bench/support/patched_moto.py (no whole-table copy per transaction)"),
+               "moto": "devstack moto_server" + (
+                   "" if args.unpatched_moto else
+                   " + bench/support/patched_moto.py (no whole-table copy per transaction)"),
                "sizes": {}}
     log_dir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
     stack = BenchStack(log_dir=log_dir, patched_moto=not args.unpatched_moto)

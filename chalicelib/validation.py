@@ -6,7 +6,7 @@ MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per
 """
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       ValidationError, field_validator, model_validator)
@@ -250,7 +250,10 @@ class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
 
 
-def parse(model: type[BaseModel], data, what: str = "request body") -> BaseModel:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data, what: str = "request body") -> M:
     """Validate `data`; any problem becomes a 400 naming the field and what to fix."""
     try:
         return model.model_validate(data)
