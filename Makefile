@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv dev dev-reset test bench chromium frontend deploy
+.PHONY: venv dev dev-reset check test bench chromium frontend deploy
 
 venv: $(STAMP)
 
@@ -32,6 +32,17 @@ chromium:
 frontend:
 	if [ -f frontend/package.json ]; then cd frontend && \
 		{ [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci; } && npm run build; fi
+
+# Guardrails, in seconds: lint, types, import contracts (.importlinter) and the tests that start
+# nothing (no moto, no processes). A new test file of that kind belongs in PURE_TESTS.
+PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/unit/test_cli_layout.py \
+	tests/unit/test_cli_progress.py tests/unit/test_legacy_fields.py \
+	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
+	$(PY) -m pytest -q $(PURE_TESTS)
 
 # pytest exits 5 when it collected no tests: not a failure for a suite still growing.
 test: venv chromium frontend

@@ -123,7 +123,7 @@ def _put(http: requests.Session, entry: dict, path: Path, progress: Progress) ->
     for attempt in range(1, PUT_ATTEMPTS + 1):
         sent = [0]
 
-        def report(n):
+        def report(n, sent=sent):
             sent[0] += n
             progress.bytes_sent(n)
         try:
@@ -138,9 +138,10 @@ def _put(http: requests.Session, entry: dict, path: Path, progress: Progress) ->
             error, final = f"{exc.__class__.__name__}: {exc}", False
         progress.bytes_sent(-sent[0])  # a retry sends it all again
         if final or attempt == PUT_ATTEMPTS:
-            raise ApiError(0, "upload_failed", f"Uploading {path} failed ({error}); run the same "
-                           "command again to resume.")
+            break
         time.sleep(0.5 * 2 ** attempt)
+    raise ApiError(0, "upload_failed", f"Uploading {path} failed ({error}); run the same "
+                   "command again to resume.")
 
 
 def _import_batch(client, task_id, batch, keys, stats, progress) -> None:

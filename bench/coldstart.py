@@ -3,7 +3,8 @@
     make bench                      # or: .venv/bin/python bench/coldstart.py [--runs 10]
 
 Builds (once per requirements.txt, in bench/.lambda-venv) a virtualenv holding only
-requirements.txt plus boto3, as the Lambda runtime provides it, and chalice's runtime module: none of the dev tools (moto
+requirements.txt plus boto3, as the Lambda runtime provides it, and chalice's runtime module:
+none of the dev tools (moto
 brings cryptography, which PyJWT would otherwise import). Then, in that environment, from
 the project root as Lambda's task root, with the deployed stage's settings:
 - `import app`, timed inside each of `--runs` fresh processes (median, min, max), and the

@@ -138,16 +138,16 @@ def answering(success, failure):
                 if _error_code(exc) == "ValidationException":
                     # The database refused a value no retry will change (a key too long, say).
                     log.warning("value refused by the database: %r", exc)
-                    err = BadRequest("A value in this request cannot be stored (too long, empty "
-                                     "or malformed): check ids and names.", code="invalid_value")
+                    answer = BadRequest("A value in this request cannot be stored (too long, empty "
+                                        "or malformed): check ids and names.", code="invalid_value")
                 elif _retryable(exc):
                     log.warning("retryable backend failure: %r", exc)
-                    err = Unavailable()
+                    answer = Unavailable()
                 else:
                     log.exception("unhandled error")
-                    err = ApiError("Something went wrong on our side; it was logged.",
-                                   code="internal", status=500)
-                return json_response(failure(err), err.status, err.headers)
+                    answer = ApiError("Something went wrong on our side; it was logged.",
+                                      code="internal", status=500)
+                return json_response(failure(answer), answer.status, answer.headers)
         return wrapper
     return wrap
 

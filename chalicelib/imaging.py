@@ -95,7 +95,7 @@ def _decode_first_page(data: bytes) -> tuple[np.ndarray, int]:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice its limit; we want one rule.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
                 raise UnsupportedImage(
                     f"the image is {image.width}x{image.height} pixels; the limit is "

@@ -5,8 +5,9 @@ under `derived/<bucket>/<key>/`: `display.png` (8-bit, same size), `thumbnail.pn
 `ingest.json` (the metadata, or the reason the file was refused). The original is never
 touched. The record is keyed by the object's ETag, so running it twice costs one HEAD and one
 GET of the record: deployed, the S3 upload notification (through an SQS queue to
-admin_routes.on_upload) does the work as soon as a file lands and the import route finds it done; locally (chalice local fires no S3 events) the
-import route does it itself. Either way no sample is registered without it.
+admin_routes.on_upload) does the work as soon as a file lands and the import route finds it
+done; locally (chalice local fires no S3 events) the import route does it itself. Either way
+no sample is registered without it.
 
 `prepare_import` turns an import request into what samples.register stores: file names point
 at the browser-ready copies, `media` records each file's original and metadata, and a sample

@@ -27,7 +27,7 @@ _RIGHT, _DOWN, _LEFT, _UP = (1, 0), (0, 1), (-1, 0), (0, -1)
 def read_label_mask(data: bytes) -> np.ndarray:
     """Decode a PNG/TIFF label mask into a 2-D integer array."""
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         image.load()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UnsupportedImage(f"the label mask could not be read ({exc})") from None

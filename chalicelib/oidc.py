@@ -77,6 +77,8 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 def identity(token: str) -> dict:
     """The verified user as auth.Principal's fields; Unauthorized for a token to refuse."""
     iss, audience = issuer(), os.environ.get("OIDC_AUDIENCE")
+    if not iss:
+        raise RuntimeError("identity() needs OIDC_ISSUER (accepts() checks it first)")
     if not audience:
         raise RuntimeError("OIDC_ISSUER is set without OIDC_AUDIENCE (the app client id)")
     try:

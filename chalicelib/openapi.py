@@ -270,8 +270,8 @@ def _parameter(name, schema, required, description, where="query") -> dict:
 
 
 def _operation(method: str, path: str, op: Op, body_ref) -> dict:
-    out = {"operationId": _operation_id(method, path), "summary": op.summary,
-           "description": f"Who: {op.who}."}
+    out: dict = {"operationId": _operation_id(method, path), "summary": op.summary,
+                 "description": f"Who: {op.who}."}
     params = [_parameter(n, PATH_IDS.get(n, STR), True, f"the {n.replace('_', ' ')}", "path")
               for n in re.findall(r"{(\w+)}", path)]
     params += [_parameter(*q) for q in op.query]
@@ -280,7 +280,7 @@ def _operation(method: str, path: str, op: Op, body_ref) -> dict:
     if op.body is not None:
         out["requestBody"] = {"required": True,
                               "content": {"application/json": {"schema": body_ref(op.body)}}}
-    ok = {"description": "OK"}
+    ok: dict = {"description": "OK"}
     if op.answer is not None:
         ok["content"] = {"application/json": {"schema": op.answer}}
     responses = {str(op.status): ok}

@@ -58,6 +58,7 @@ def drift(task_id: str) -> dict:
 def fix(task_id: str, found: dict) -> None:
     for name, (stored, right) in found.items():
         counter, _, user = name.partition(".")
+        item: Member | Task
         if user:
             attr, item = MEMBER_COUNTERS[counter], Member(task_id, user)
         else:

@@ -6,7 +6,7 @@ MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per
 """
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       ValidationError, field_validator, model_validator)
@@ -50,7 +50,7 @@ LAZY = ConfigDict(defer_build=True)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(LAZY, extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 # --- GeoJSON -------------------------------------------------------------------------------
@@ -117,19 +117,19 @@ class Geometry(BaseModel):
 
 
 class Properties(BaseModel):
-    model_config = ConfigDict(LAZY, extra="allow")  # Kaibu keeps style and ids here
+    model_config = ConfigDict(defer_build=True, extra="allow")  # Kaibu keeps style and ids here
     label: Label
 
 
 class Feature(BaseModel):
-    model_config = ConfigDict(LAZY, extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
     type: Literal["Feature"]
     geometry: Geometry
     properties: Properties
 
 
 class FeatureCollection(BaseModel):
-    model_config = ConfigDict(LAZY, extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
     type: Literal["FeatureCollection"]
     features: list[Feature]
 
@@ -260,7 +260,10 @@ class SubmitBody(DraftBody):
     next: bool = False  # also claim the caller's next sample: one request per image instead of two
 
 
-def parse(model: type[BaseModel], data, what: str = "request body") -> BaseModel:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data, what: str = "request body") -> M:
     """Validate `data`; any problem becomes a 400 naming the field and what to fix."""
     try:
         return model.model_validate(data)

@@ -151,6 +151,8 @@ def build(item: Loaded, fmt: str, labels: list[str] | None, label_index: dict,
 
 def _coco(annotation: dict, drawn, item: Loaded, version: dict, label_index: dict) -> list[dict]:
     import numpy as np
+    if item.size is None:  # nothing can be placed on an image of unknown size
+        return []
     height = item.size[0]
     areas = np.bincount(drawn.instances.ravel(), minlength=len(annotation["features"]) + 1)
     out = []

@@ -41,7 +41,7 @@ def parse_options(task: Task, data: dict) -> ExportOptions:
     missing = [label for label in options.labels or [] if label not in task.labels]
     if missing:
         raise BadRequest(f"labels {', '.join(missing)} are not labels of this task; its labels "
-                         f"are {', '.join(task.labels)}.", code="invalid_option")
+                         f"are {', '.join(map(str, task.labels))}.", code="invalid_option")
     return options
 
 

@@ -135,12 +135,12 @@ def _page(job: dict, task: Task) -> None:
         # A few samples at a time, so only those are held in memory, decoded.
         for first in range(0, len(chosen), CHUNK):
             started = time.monotonic()
-            loaded = list(pool.map(lambda s: _load(task, *s, options, want),
+            loaded = list(pool.map(lambda s: _load(task, s[0], s[1], options, want),
                                    chosen[first:first + CHUNK]))
             reading += time.monotonic() - started
             label_index = _label_index(loaded, state["labels"], options["labels"])
-            built = pool.map(lambda item: formats.build(item, options["format"], options["labels"],
-                                                        label_index, semantic), loaded)
+            built = pool.map(lambda item, index=label_index: formats.build(
+                item, options["format"], options["labels"], index, semantic), loaded)
             for item, result in zip(loaded, built):
                 for name, data, compress in result.files:
                     writer.add(name, data, compress)

@@ -62,7 +62,8 @@ def marker_image(seed: int = 0) -> bytes:
     img = Image.fromarray(rgb)
     draw = ImageDraw.Draw(img)
     for colour, (col, row) in MARKERS.items():
-        draw.rectangle([col - MARKER_RADIUS, row - MARKER_RADIUS, col + MARKER_RADIUS, row + MARKER_RADIUS], fill=colour)
+        draw.rectangle([col - MARKER_RADIUS, row - MARKER_RADIUS, col + MARKER_RADIUS, row + MARKER_RADIUS],
+                       fill=colour)
     return png(np.asarray(img))
 
 

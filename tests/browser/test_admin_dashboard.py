@@ -54,7 +54,8 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
         const blob = await new Promise((r) => canvas.toBlob(r, 'image/png'));
         const dt = new DataTransfer();
         dt.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
-        document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        document.querySelector('#drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
     }""")
     expect(admin.locator(".upload-summary").last).to_contain_text("1 samples added", timeout=UI_TIMEOUT_MS)
     expect(admin.locator("#tasks tr[data-task=dashboard-task]")).to_contain_text("0 / 4")

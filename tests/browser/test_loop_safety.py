@@ -111,7 +111,8 @@ def test_a_submit_nobody_answers_times_out_and_is_retried(stack, site, seeder, n
     draw_polygon(page, triangle(page))
     expect_shapes(page, 1)
     attempts = []
-    page.route("**/submit", lambda route: attempts.append(route) if route.request.method == "POST" else route.continue_())
+    page.route("**/submit", lambda route: attempts.append(route) if route.request.method == "POST"
+               else route.continue_())
     page.keyboard.press("Enter")  # the first attempt is never answered...
     expect(page.locator("#banner")).to_contain_text("retrying", timeout=20_000)
     assert len(attempts) >= 2  # ...so the page gave up on it and sent it again

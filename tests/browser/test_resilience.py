@@ -28,7 +28,8 @@ class KillableApi:
 
     def start(self):
         chalice = str(Path(sys.executable).with_name("chalice"))
-        argv = [chalice, "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [chalice, "local", "--stage", "local", "--no-autoreload", "--host", "127.0.0.1",
+                "--port", str(self.port)]
         self.proc = spawn("api-killable", argv, self.env, ROOT, self.log_dir)
         wait_http(f"{self.url}/health", self.proc, timeout=60)
 

@@ -48,7 +48,8 @@ def test_screenshot(stack, site, seeder, new_context, tmp_path):
     bob = stack.auth(stack.annotator_token("bob"))
     for _ in range(13):
         claim = requests.post(f"{stack.api_url}/tasks/{task}/claim", headers=bob, timeout=HTTP_TIMEOUT).json()
-        requests.post(f"{stack.api_url}/tasks/{task}/samples/{claim['sample']['id']}/submit", headers=bob, timeout=HTTP_TIMEOUT,
+        requests.post(f"{stack.api_url}/tasks/{task}/samples/{claim['sample']['id']}/submit", headers=bob,
+                      timeout=HTTP_TIMEOUT,
                       json={"lease_id": claim["lease"]["id"], "submission_id": claim["lease"]["id"],
                             "annotation": {"type": "FeatureCollection", "features": []}}).raise_for_status()
 

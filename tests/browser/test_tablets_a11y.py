@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import CHROMIUM, FRONTEND
+from .conftest import FRONTEND
 from .driver import expect_shapes, marker_positions, shown_sample
 from .seeding import HEIGHT, MARKERS
 from .stored import stored_annotations
@@ -52,7 +52,8 @@ def test_touch_draw_and_submit(stack, site, seeder, touch_context, width, height
     assert page.evaluate("scrollY") == 0
     for name in ("Skip", "Save draft", "Submit", "Zoom in", "Undo"):  # with the longest status showing
         box = page.get_by_role("button", name=name).bounding_box()
-        assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, \
+        assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width and \
+            box["y"] + box["height"] <= height, \
             f"{name} is not fully on screen at {width}x{height}: {box}"
     assert page.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
     keep_screenshot(page, f"annotator-{width}x{height}")
@@ -96,7 +97,8 @@ def test_pinch_zooms_the_image_not_the_page(stack, site, seeder, touch_context):
         touch("touchMove", 60, shift)
     touch("touchEnd", 0)
     page.wait_for_function(f"{center} < {x_before} - 10")
-    assert page.evaluate("scrollX") == 0 and page.evaluate("window.annotator.viewer.getAnnotation().features.length") == 0
+    assert page.evaluate("scrollX") == 0
+    assert page.evaluate("window.annotator.viewer.getAnnotation().features.length") == 0
 
 
 def axe_violations(page, serious_only=True):
@@ -130,7 +132,8 @@ def test_annotator_and_dashboard_have_no_serious_accessibility_violations(stack,
     ratio = page.evaluate("""() => {
         const s = getComputedStyle(document.querySelector('#submit-btn'));
         const lum = (c) => { const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(v => { v /= 255;
-            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
         const [a, b] = [lum(s.color), lum(s.backgroundColor)].sort((x, y) => y - x);
         return (a + 0.05) / (b + 0.05);
     }""")

@@ -170,7 +170,8 @@ def test_s3_prefix_and_url_list(cli, stack, tmp_path):
     assert detail["media"]["image.tif"]["source"] == f"s3://{bucket}/plate 7/well-0.tif"
     listed = cli("samples", "list", "remote")
     assert "https://images.example.org/a/one.png" not in listed and "one" in listed
-    assert "is not an https:// URL" in cli("samples", "add", "remote", str(_write(tmp_path / "bad.txt", "ftp://x/y.png\n")), expect=1)
+    bad = str(_write(tmp_path / "bad.txt", "ftp://x/y.png\n"))
+    assert "is not an https:// URL" in cli("samples", "add", "remote", bad, expect=1)
 
 
 def _write(path: Path, text: str) -> Path:

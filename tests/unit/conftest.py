@@ -5,7 +5,8 @@ Settings are read when chalicelib is imported, so the environment is set first.
 import os
 
 os.environ.update(TABLE_PREFIX="unit-", DATA_BUCKET="unit-data", AWS_DEFAULT_REGION="us-east-1",
-                  AWS_ACCESS_KEY_ID="unit", AWS_SECRET_ACCESS_KEY="unit", JWT_SECRET="unit-test-secret-at-least-32-bytes-long")
+                  AWS_ACCESS_KEY_ID="unit", AWS_SECRET_ACCESS_KEY="unit",
+                  JWT_SECRET="unit-test-secret-at-least-32-bytes-long")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import json  # noqa: E402

@@ -254,8 +254,8 @@ def test_upload_notification_ingests_the_object(api):
     with Client(app) as client:
         client.lambda_.invoke("on_upload", client.events.generate_sqs_event(
             message_bodies=[body, json.dumps({"Event": "s3:TestEvent"})], queue_name=config.INGEST_QUEUE))
-    record = json.loads(s3.get_object(Bucket=config.DATA_BUCKET,
-                                      Key=f"derived/{config.DATA_BUCKET}/uploads/t/s 1/a+b.png/ingest.json")["Body"].read())
+    key = f"derived/{config.DATA_BUCKET}/uploads/t/s 1/a+b.png/ingest.json"
+    record = json.loads(s3.get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read())
     assert (record["width"], record["height"]) == (6, 4)
 
 

@@ -238,11 +238,12 @@ def run_program(ddb, program, patched):
                 log.append(run_query(ddb, table, op))
             elif op["kind"] == "transact":
                 items = [dict([write_request(a, table)]) for a in op["actions"]]
-                log.append(outcome(lambda: ddb.transact_write_items(TransactItems=items) and None))
+                log.append(outcome(lambda items=items: ddb.transact_write_items(TransactItems=items)
+                                   and None))
             else:
                 kind, request = write_request(op, table)
                 call = {"Put": ddb.put_item, "Delete": ddb.delete_item, "Update": ddb.update_item}[kind]
-                log.append(outcome(lambda: call(**request) and None))
+                log.append(outcome(lambda call=call, request=request: call(**request) and None))
         log.append(sorted(map(repr, ddb.scan(TableName=table)["Items"])))
         # A query the patches could not answer falls back to moto (same answer): none may.
         assert dict(moto_patches.FAST_PATH_FAILURES) == failures
