@@ -51,7 +51,7 @@ def test_retryable_backend_failures_are_logged_with_the_request(api, lines, monk
     from botocore.exceptions import ClientError
     from chalicelib import progress
 
-    def throttled(task):
+    def throttled(task, **_):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "Query")
     api.make_task("busy", n_samples=0)
