@@ -497,6 +497,29 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
         (1, 1, {"ann-1": {"submitted": 1}})
     assert call("POST", "/tasks/{task_id}/claim", task, token=annotator, expect=204) is None
 
+    # The export: the route queues its first step; the export function, fed the queue's
+    # messages as SQS events, builds the archive with the package's numpy and Pillow.
+    started = call("POST", "/tasks/{task_id}/exports", task, token=admin, expect=202,
+                   body={"format": "masks"})
+    exporter, sqs = runtime.container(f"{STACK}-on_export_message"), rehearsal.client("sqs")
+    queue = sqs.get_queue_url(QueueName=rehearsal.outputs["ExportQueue"])["QueueUrl"]
+    for _ in range(10):  # a step per message; each queues the next
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1).get("Messages", [])
+        if not messages:
+            break
+        exporter.invoke({"Records": [{
+            "messageId": messages[0]["MessageId"], "receiptHandle": messages[0]["ReceiptHandle"],
+            "body": messages[0]["Body"], "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": rehearsal.outputs["ExportQueueArn"], "awsRegion": REGION}]})
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=messages[0]["ReceiptHandle"])
+    job = call("GET", "/tasks/{task_id}/exports/{export_id}",
+               {**task, "export_id": started["export_id"]}, token=admin)
+    assert job["status"] == "done", job
+    archive = zipfile.ZipFile(io.BytesIO(s3.get_object(
+        Bucket=bucket, Key=f"exports/rehearsal/{job['id']}/{job['file_name']}")["Body"].read()))
+    assert any(n.startswith("s1/masks/") and n.endswith("_instances.png") for n in archive.namelist())
+
     # Deployed, every log line is JSON naming the request; none carries a token or a body.
     lines = [json.loads(line) for line in api.logs]
     claims = [x for x in lines if x.get("route") == "/tasks/{task_id}/claim"]
