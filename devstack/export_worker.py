@@ -15,7 +15,9 @@ import threading
 
 import boto3
 
-POLL_SECONDS = 0.3
+# Each poll takes moto's one lock for a moment: idle, poll less often (an export starts within
+# IDLE_POLL_SECONDS); busy, pick up the next step at once.
+IDLE_POLL_SECONDS = 1.0
 log = logging.getLogger("devstack.export_worker")
 
 
@@ -54,7 +56,7 @@ class Consumer:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             if not self.once():
-                stop.wait(POLL_SECONDS)
+                stop.wait(IDLE_POLL_SECONDS)
 
 
 def main() -> None:
