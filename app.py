@@ -4,7 +4,6 @@ from chalice import Chalice, Response
 
 from chalicelib import leases, openapi, progress, request_log, samples, sources, tasks
 from chalicelib.auth import principal_from_request
-from chalicelib.errors import Forbidden
 from chalicelib.admin_routes import bp as admin_routes
 from chalicelib.http import body, framework_envelope, int_param, json_response, query_param, router
 from chalicelib.routes.legacy import bp as legacy_routes
@@ -104,18 +103,9 @@ def register_samples(task_id):
     return json_response(samples.register(task, spec, exist_ok), 201)
 
 
-def _browsable(who, task_id):
-    """Samples are listed and opened by owners, and by annotators of public-visibility tasks."""
-    task = tasks.visible(who, task_id)
-    if task.sample_visibility != "public" and not tasks.is_owner(who, task):
-        raise Forbidden("Samples of this task are handed out by claiming only.",
-                        code="samples_protected")
-    return task
-
-
 @route("/tasks/{task_id}/samples", methods=["GET"])
 def list_samples(task_id):
-    task = _browsable(caller(), task_id)
+    task = tasks.browsable(caller(), task_id)
     req = app.current_request
     limit = int_param(req, "limit", samples.DEFAULT_PAGE, 1, samples.MAX_PAGE)
     return samples.list_page(task, query_param(req, "status"), limit, query_param(req, "cursor"))
@@ -124,7 +114,7 @@ def list_samples(task_id):
 @route("/tasks/{task_id}/samples/{sample_id}", methods=["GET"])
 def get_sample(task_id, sample_id):
     who = caller()
-    task = _browsable(who, task_id)
+    task = tasks.browsable(who, task_id)
     only = None if tasks.is_owner(who, task) else who.sub
     return samples.detail(task, leases.get_sample(task_id, sample_id), only)
 
@@ -150,9 +140,7 @@ def claim(task_id):
 def claim_named(task_id, sample_id):
     who = caller()
     task = tasks.visible(who, task_id)
-    if task.sample_visibility != "public":
-        raise Forbidden("This task hands samples out one at a time: use POST "
-                        f"/tasks/{task_id}/claim.", code="samples_protected")
+    tasks.require_named_claims(task, f"use POST /tasks/{task_id}/claim.")
     return _claimed(task, who, leases.claim(task, who.sub, sample_id))
 
 

@@ -7,18 +7,16 @@ derived from the session so that a repeated `complete` counts nothing twice. An 
 changes nothing: the lease stays with its annotator, who may upload again and complete.
 Opening another named sample leaves the current session: what it saved becomes a draft.
 """
-from . import legacy, leases, samples, storage
+from . import legacy, leases, samples, storage, tasks
 from .auth import Principal
-from .errors import ApiError, BadRequest, Forbidden, NotFound
+from .errors import ApiError, BadRequest, NotFound
 from .models import Task
 
 
 def claim(task: Task, who: Principal, sample_id: str | None = None) -> dict:
     """The caller's session: their live one again, the next sample, or the named one."""
     if sample_id is not None:
-        if task.sample_visibility != "public":
-            raise Forbidden("This task hands samples out one at a time (sample_visibility "
-                            "'protected'): use Get Sample.", code="samples_protected")
+        tasks.require_named_claims(task, "use Get Sample (sample_visibility 'protected').")
         current = leases.held(task, who.sub)
         if current and current.sample.sample_id != sample_id:
             leases.check_openable(task, who.sub, sample_id)  # keep the current one if not

@@ -53,6 +53,23 @@ def visible(principal: Principal, task_id: str) -> Task:
     return _seen(principal, get(task_id), task_id)
 
 
+def browsable(principal: Principal, task_id: str) -> Task:
+    """Samples are listed and opened by owners, and by annotators of public-visibility tasks."""
+    task = visible(principal, task_id)
+    if task.sample_visibility != "public" and not is_owner(principal, task):
+        raise Forbidden("Samples of this task are handed out by claiming only.",
+                        code="samples_protected")
+    return task
+
+
+def require_named_claims(task: Task, instead: str) -> None:
+    """Claiming a sample by name needs public sample visibility, for owners too (a lease is a
+    lease); `instead` tells the caller what to do."""
+    if task.sample_visibility != "public":
+        raise Forbidden(f"This task hands samples out one at a time: {instead}",
+                        code="samples_protected")
+
+
 def visible_with_member(principal: Principal, task_id: str) -> tuple[Task, Member | None]:
     """visible(), and the caller's member row read in the same request (a claim needs both)."""
     task, member = task_and_member(task_id, principal.sub)
