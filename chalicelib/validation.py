@@ -44,9 +44,8 @@ DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_
                          "draw_freehand": True, "draw_edge_color": "#0BF737"}
 
 
-# Schemas are built when a model first validates, not at import: a cold Lambda then builds
-# only the models its first request uses.
-LAZY = ConfigDict(defer_build=True)
+# Every model sets defer_build: schemas are built when a model first validates, not at import,
+# so a cold Lambda builds only the models its first request uses.
 
 
 class Strict(BaseModel):
@@ -106,7 +105,7 @@ def _count_positions(coords) -> int:
 
 
 class Geometry(BaseModel):
-    model_config = LAZY
+    model_config = ConfigDict(defer_build=True)
     type: Literal["Point", "MultiPoint", "LineString", "Polygon", "MultiPolygon"]
     coordinates: Any
 
