@@ -26,72 +26,29 @@ import json
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from . import clock, storage
-from .errors import Conflict, NotFound, TooMany, Unavailable, lease_lost
-from .models import Member, Sample, Submission, Task, Version, sample_key, transaction
+from .errors import Conflict, NotFound, Unavailable, lease_lost
+# The derived state is re-exported: callers read a sample's meaning from here or from there.
+from .lease_state import (as_dict, dispatch_key, eligible, free_slots, live_leases, needed,
+                          next_version, rank, start_head, status, within_rate)
+from .models import (Member, Sample, Submission, Task, Transaction, Version, sample_key,
+                     transaction)
+
+__all__ = ["as_dict", "dispatch_key", "free_slots", "live_leases", "needed", "rank", "start_head",
+           "status"]
 
 PAGE = 16            # candidates read per dispatch query
 MAX_ATTEMPTS = 8     # optimistic-write attempts before answering 503 (retryable)
 # Abuse bounds (README "Limits"): far above what a person annotating does.
 MAX_CLAIMS_PER_MINUTE = 120  # new leases per annotator and task (claim, skip, claim, ...)
 MAX_DRAFTS_PER_MINUTE = 60   # drafts per lease
-
-
-def _within_rate(minute, count, t: int, limit: int, what: str) -> int:
-    """The count of this minute after one more; 429 when that would pass `limit`."""
-    now_minute = t // 60
-    count = (int(count or 0) if minute == now_minute else 0) + 1
-    if count > limit:
-        raise TooMany(f"At most {limit} {what} per minute: wait a moment, then go on.",
-                      code="rate_limited", retry_after=60 - t % 60)
-    return count
-
-# --- derived sample state ------------------------------------------------------------------
-
-def rank(task: Task, sample_id: str, order: int) -> str:
-    """Sampling order: registration order, or a fixed pseudo-random order per task."""
-    if task.sampling == "random":
-        return hashlib.sha256(f"{task.task_id}/{sample_id}".encode()).hexdigest()[:16]
-    return f"{order:016d}"
-
-
-def as_dict(attr) -> dict:
-    """A raw MapAttribute as read from the table, or the plain dict we last assigned."""
-    return attr.as_dict() if hasattr(attr, "as_dict") else dict(attr or {})
-
-
-def live_leases(sample: Sample, t: int) -> dict:
-    return {u: l for u, l in as_dict(sample.leases).items() if l["exp"] > t}
-
-
-def needed(task: Task, sample: Sample) -> int:
-    """Submissions this sample needs: the task's overlap plus any an admin reopened it for."""
-    return task.annotations_per_sample + sample.extra
-
-
-def free_slots(task: Task, sample: Sample, t: int) -> int:
-    return needed(task, sample) - sample.done - len(live_leases(sample, t))
-
-
-def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
-    if sample.done >= needed(task, sample) or sample.problem:  # ingest refused a file
-        return None
-    live = live_leases(sample, t)
-    free_at = sample.requeued_at if free_slots(task, sample, t) > 0 else \
-        min(int(l["exp"]) for l in live.values())
-    return f"{free_at:010d}#{sample.done:03d}#{rank(task, sample.sample_id, sample.order)}"
-
-
-def status(task: Task, sample: Sample, t: int) -> str:
-    if sample.problem:
-        return "problem"
-    if sample.done >= needed(task, sample):
-        return "complete"
-    return "in_progress" if live_leases(sample, t) else "available"
+BUSY = "This sample is busy; retry in a moment."
 
 
 def _sample_write(task: Task, sample: Sample, leases: dict, t: int, **changes):
@@ -152,10 +109,12 @@ def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
     return Lease(sample, lease_id, int(slot["exp"]), int(slot["at"]), member)
 
 
+# --- the one optimistic write --------------------------------------------------------------
+
 RETRY_HERE = {"None", "ConditionalCheckFailed", "TransactionConflict"}
 
 
-def _lost_race(tx, exc: TransactWriteError) -> set[str]:
+def _lost_race(tx: Transaction, exc: TransactWriteError) -> set[str]:
     """The names of the items whose condition failed when the write lost a race (look again);
     503 for anything else (throttling, service errors, a lost answer), which the caller
     retries with the same request."""
@@ -165,9 +124,41 @@ def _lost_race(tx, exc: TransactWriteError) -> set[str]:
     return tx.failed(exc)
 
 
+def _optimistic(write: Callable[[Transaction, int, int], Any],
+                lost: Callable[[set[str]], Any] = lambda failed: None, busy: str = BUSY) -> Any:
+    """Every change here: `write(tx, attempt, t)` reads, decides, adds its named items to `tx`
+    and returns the answer. The transaction lands, or it lost a race (another writer moved an
+    item since the read): `lost(names of the failed items)` turns that into an answer or an
+    error (a 409, the first answer of a repeated submit), or None: read and decide again.
+    A write that adds no item (nothing to change) answers at once."""
+    for attempt in range(MAX_ATTEMPTS):
+        tx = transaction()
+        answer = write(tx, attempt, clock.now())
+        if not len(tx):
+            return answer
+        try:
+            tx.commit()
+            return answer
+        except TransactWriteError as exc:
+            settled = lost(_lost_race(tx, exc))
+            if settled is not None:
+                return settled
+    raise Unavailable(busy, code="contention")
+
+
+def _member_lost(sample_id: str):
+    """`lost` of a write on the caller's own lease: the member row moved on, so the lease is gone;
+    only the sample moved (a draft, another slot's holder): look again."""
+    def lost(failed: set[str]):
+        if "member" in failed:
+            raise lease_lost(sample_id)
+    return lost
+
+
 # --- claim ---------------------------------------------------------------------------------
 
 UNREAD = object()  # claim(member=...) not given: read it here
+CLAIMING = "Many people are claiming right now; retry in a moment."
 
 
 def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) -> Lease | None:
@@ -177,8 +168,8 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
     caller's member row, when the route read it with the task (models.task_and_member).
     Returns None when nothing is left for this user.
     """
-    for attempt in range(MAX_ATTEMPTS):
-        t = clock.now()
+    def write(tx: Transaction, attempt: int, t: int) -> Lease | None:
+        nonlocal member
         if attempt or member is UNREAD:
             member = _member(task.task_id, user)
         if member and member.lease_id and member.lease_exp and member.lease_exp > t:
@@ -191,8 +182,8 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
         if sample_id is None and member and \
                 member.open_submitted >= task.total - task.completed:
             return None  # every unfinished sample already has this user's submission
-        claims = _within_rate(member and member.claim_minute, member and member.claims, t,
-                              MAX_CLAIMS_PER_MINUTE, "new images")
+        claims = within_rate(member and member.claim_minute, member and member.claims, t,
+                             MAX_CLAIMS_PER_MINUTE, "new images")
         sample = _named(task, user, sample_id, t) if sample_id else _pick(task, user, t, attempt)
         if sample is None:
             return None
@@ -203,18 +194,14 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
         # The member row must still show what we decided on: no lease, or a lapsed/stale one.
         seen = member.lease_id if member else None
         unchanged = Member.lease_id == seen if seen else Member.lease_id.does_not_exist()
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(sample, actions=actions, condition=cond, name="sample")
-                tx.update(Member(task.task_id, user), condition=unchanged, name="member", actions=[
-                    Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
-                    Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
-                    Member.claims.set(claims)])
-            return lease
-        except TransactWriteError as exc:
-            _lost_race(tx, exc)  # the sample moved, or the user's other tab won: look again
-    raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+        tx.update(Member(task.task_id, user), condition=unchanged, name="member", actions=[
+            Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
+            Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
+            Member.claims.set(claims)])
+        return lease
+    # A lost race: the sample moved, or the user's other tab won: look again.
+    return _optimistic(write, busy=CLAIMING)
 
 
 def held(task: Task, user: str) -> Lease | None:
@@ -233,28 +220,23 @@ def _held(task: Task, user: str, member: Member) -> Lease | None:
     return None
 
 
-def _eligible(task: Task, sample: Sample, user: str, t: int) -> bool:
-    return user not in sample.submitters and user not in live_leases(sample, t) and \
-        free_slots(task, sample, t) > 0
-
-
 def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
     """The first claimable sample in dispatch order; after a lost race, a random one of the
     first few so that concurrent claimers spread out instead of colliding again."""
     if attempt >= MAX_ATTEMPTS:
-        raise Unavailable("Many people are claiming right now; retry in a moment.", code="contention")
+        raise Unavailable(CLAIMING, code="contention")
     last = None
     while True:
         page = Sample.dispatch.query(task.task_id, Sample.dispatch_key <= f"{t:010d}~",
                                      limit=PAGE, last_evaluated_key=last, page_size=PAGE)
-        eligible = [s for s in page if _eligible(task, s, user, t)]
-        if eligible:
+        candidates = [s for s in page if eligible(task, s, user, t)]
+        if candidates:
             if attempt == 0:
-                return eligible[0]
+                return candidates[0]
             # The index lags the table a little on AWS (GSIs are eventually consistent): after
             # a lost race, decide on the table's own copy.
-            choice = get_sample(task.task_id, random.choice(eligible[:4 << attempt]).sample_id)
-            return choice if _eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
+            choice = get_sample(task.task_id, random.choice(candidates[:4 << attempt]).sample_id)
+            return choice if eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
         last = page.last_evaluated_key
         if not last:
             return None
@@ -281,24 +263,15 @@ def _named(task: Task, user: str, sample_id: str, t: int) -> Sample:
 
 def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -> Lease:
     """Apply `change(lease, leases, t) -> (leases, member_actions, sample_changes)` atomically."""
-    for _ in range(MAX_ATTEMPTS):
-        t = clock.now()
+    def write(tx: Transaction, attempt: int, t: int) -> Lease:
         lease = _own_lease(task, user, sample_id, lease_id)
         leases, member_actions, changes = change(lease, as_dict(lease.sample.leases), t)
         actions, cond = _sample_write(task, lease.sample, leases, t, **changes)
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(lease.sample, actions=actions, condition=cond, name="sample")
-                tx.update(Member(task.task_id, user), actions=member_actions,
-                          condition=Member.lease_id == lease_id, name="member")
-            return lease
-        except TransactWriteError as exc:
-            # The member row moved on: the lease is gone. Only the sample changed (a draft or
-            # another slot's holder): look again.
-            if "member" in _lost_race(tx, exc):
-                raise lease_lost(sample_id) from exc
-    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+        tx.update(lease.sample, actions=actions, condition=cond, name="sample")
+        tx.update(Member(task.task_id, user), actions=member_actions,
+                  condition=Member.lease_id == lease_id, name="member")
+        return lease
+    return _optimistic(write, _member_lost(sample_id))
 
 
 def heartbeat(task: Task, user: str, sample_id: str, lease_id: str) -> int:
@@ -335,44 +308,31 @@ def _version_put(tx, task_id, sample_id, version, kind, user, t, key, annotation
             condition=Version.version.does_not_exist(), name="version")
 
 
-def _next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
-    """The number of a new version and the heads that make it the one to start from."""
-    version = sample.nver + 1
-    head = {"v": version, "key": key}
-    return version, {**as_dict(sample.heads), "any": head, f"u:{user}": head}
-
-
 def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict) -> int:
     """Store a new draft version; saving also keeps the lease alive."""
     first = _own_lease(task, user, sample_id, lease_id)
     slot = as_dict(first.sample.leases)[user]
-    _within_rate(slot.get("draft_minute"), slot.get("drafts"), clock.now(), MAX_DRAFTS_PER_MINUTE,
-                 "saves of one image")  # before anything is stored
+    within_rate(slot.get("draft_minute"), slot.get("drafts"), clock.now(), MAX_DRAFTS_PER_MINUTE,
+                "saves of one image")  # before anything is stored
     key = _store(task.task_id, sample_id, annotation)
-    for attempt in range(MAX_ATTEMPTS):
-        t = clock.now()
+
+    def write(tx: Transaction, attempt: int, t: int) -> int:
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
-        version, heads = _next_version(sample, user, key)
+        version, heads = next_version(sample, user, key)
         leases = as_dict(sample.leases)
         slot = leases[user]
-        drafts = _within_rate(slot.get("draft_minute"), slot.get("drafts"), t,
-                              MAX_DRAFTS_PER_MINUTE, "saves of one image")
+        drafts = within_rate(slot.get("draft_minute"), slot.get("drafts"), t,
+                             MAX_DRAFTS_PER_MINUTE, "saves of one image")
         leases[user] = {**slot, "exp": t + task.lease_seconds, "draft_minute": t // 60,
                         "drafts": drafts}
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(sample, actions=actions, condition=cond, name="sample")
-                tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
-                          actions=[Member.lease_exp.set(t + task.lease_seconds)], name="member")
-                _version_put(tx, task.task_id, sample_id, version, "draft", user, t, key, annotation)
-            return version
-        except TransactWriteError as exc:
-            if "member" in _lost_race(tx, exc):  # else the sample moved (a heartbeat): again
-                raise lease_lost(sample_id) from exc
-    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+        tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
+                  actions=[Member.lease_exp.set(t + task.lease_seconds)], name="member")
+        _version_put(tx, task.task_id, sample_id, version, "draft", user, t, key, annotation)
+        return version
+    return _optimistic(write, _member_lost(sample_id))
 
 
 def _submission_key(task: Task, sample_id: str, user: str, submission_id: str) -> str:
@@ -415,48 +375,48 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
                        f"{task.min_completion_time}s of work per sample. Keep annotating, then "
                        "submit again.", code="too_fast")
     key = _store(task.task_id, sample_id, annotation)
-    for attempt in range(MAX_ATTEMPTS):
-        t = clock.now()
+
+    lease = first
+
+    def write(tx: Transaction, attempt: int, t: int) -> tuple[int, bool]:
+        nonlocal lease
         # The first pass writes on what was just read (the rev condition guards it).
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
-        version, heads = _next_version(sample, user, key)
+        version, heads = next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)
         actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
                                       done=sample.done + 1)
         actions.append(Sample.submitters.add({user}))
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(sample, actions=actions, condition=cond, name="sample")
-                tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
-                          name="member",
-                          actions=[Member.submitted.add(1), Member.open_submitted.add(0 if complete else 1),
-                                   *_clear_member_lease()])
-                _version_put(tx, task.task_id, sample_id, version, "submitted", user, t, key,
-                             annotation)
-                tx.update(task, condition=Task.task_id.exists(), name="task", actions=[
-                    Task.annotations.add(1), Task.completed.add(1 if complete else 0)])
-                tx.save(Submission(_submission_key(task, sample_id, user, submission_id),
-                                   digest=digest, user=user, sample_id=sample_id, version=version,
-                                   at=t),
-                        condition=Submission.submission_key.does_not_exist(), name="submission")
-                if complete:  # the earlier submitters' work on it is no longer open
-                    _move_open(tx, task, sample.submitters, -1)
-            return Receipt(version, int(lease.member.submitted) + 1, complete)
-        except TransactWriteError as exc:
-            failed = _lost_race(tx, exc)
-            if "submission" in failed:  # a concurrent copy of this very submit won: its answer
-                return _repeat(task, user, previous_submission(task, user, sample_id,
-                                                               submission_id, digest))
-            if "task" in failed:
-                raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
-            if "member" in failed:
-                raise lease_lost(sample_id) from exc
-            # Only the sample moved (another annotator's slot, a heartbeat): look again.
-    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+        tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
+                  name="member",
+                  actions=[Member.submitted.add(1), Member.open_submitted.add(0 if complete else 1),
+                           *_clear_member_lease()])
+        _version_put(tx, task.task_id, sample_id, version, "submitted", user, t, key, annotation)
+        tx.update(task, condition=Task.task_id.exists(), name="task", actions=[
+            Task.annotations.add(1), Task.completed.add(1 if complete else 0)])
+        tx.save(Submission(_submission_key(task, sample_id, user, submission_id),
+                           digest=digest, user=user, sample_id=sample_id, version=version, at=t),
+                condition=Submission.submission_key.does_not_exist(), name="submission")
+        if complete:  # the earlier submitters' work on it is no longer open
+            _move_open(tx, task, sample.submitters, -1)
+        return version, complete
+
+    def lost(failed: set[str]) -> Receipt | None:
+        if "submission" in failed:  # a concurrent copy of this very submit won: its answer
+            again = previous_submission(task, user, sample_id, submission_id, digest)
+            return _repeat(task, user, again) if again else None
+        if "task" in failed:
+            raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found")
+        return _member_lost(sample_id)(failed)
+    landed = _optimistic(write, lost)
+    if isinstance(landed, Receipt):
+        return landed
+    version, complete = landed  # the caller's count as read with the lease that was submitted
+    return Receipt(version, int(lease.member.submitted) + 1, complete)
 
 
 def _repeat(task: Task, user: str, first: Submission) -> Receipt:
@@ -464,22 +424,14 @@ def _repeat(task: Task, user: str, first: Submission) -> Receipt:
     return Receipt(int(first.version), int(member.submitted) if member else 0, repeat=True)
 
 
-def _move_open(tx, task: Task, users, step: int) -> None:
+def _move_open(tx: Transaction, task: Task, users, step: int) -> None:
     """A sample became complete (-1) or unfinished again (+1) for everyone who submitted it."""
     for other in sorted(users or ()):
-        tx.update(Member(task.task_id, other), actions=[Member.open_submitted.add(step)])
+        tx.update(Member(task.task_id, other), actions=[Member.open_submitted.add(step)],
+                  name=f"open:{other}")
 
 
 # --- what an annotator starts from ---------------------------------------------------------
-
-def start_head(task: Task, sample: Sample, user: str) -> dict | None:
-    """The caller's own latest version; else, when one annotator per sample, anyone's latest
-    (a lapsed lease's drafts are worth continuing); else the pre-annotation. Independent
-    annotators (N > 1) never see each other's work. {"v", "key"} or None."""
-    heads = as_dict(sample.heads)
-    return heads.get(f"u:{user}") or \
-        (heads.get("any") if task.annotations_per_sample == 1 else None) or heads.get("pre")
-
 
 def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None, int]:
     head = start_head(task, sample, user)
@@ -501,42 +453,42 @@ def live(task: Task) -> list[dict]:
 
 def end(task: Task, sample_id: str) -> list[str]:
     """End every lease on the sample (their holders get 409 lease_lost); the slots go back."""
-    for _ in range(MAX_ATTEMPTS):
-        t = clock.now()
+    holders: dict = {}
+
+    def write(tx: Transaction, attempt: int, t: int) -> list[str]:
+        nonlocal holders
         sample = get_sample(task.task_id, sample_id)
         holders = as_dict(sample.leases)
-        if not holders:
-            return []
-        actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(sample, actions=actions, condition=cond, name="sample")
-                for user, slot in holders.items():
-                    # Only clear the member row if it still names this lease.
-                    tx.update(Member(task.task_id, user), actions=_clear_member_lease(),
-                              condition=Member.lease_id == slot["id"], name=f"member:{user}")
-            return sorted(holders)
-        except TransactWriteError as exc:
-            if "sample" not in _lost_race(tx, exc):
-                # A holder's row moved on (they claimed elsewhere): end only the slot.
-                _drop_slots(task, sample_id)
-                return sorted(holders)
-    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+        if holders:
+            actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
+            tx.update(sample, actions=actions, condition=cond, name="sample")
+            for user, slot in holders.items():
+                # Only clear the member row if it still names this lease.
+                tx.update(Member(task.task_id, user), actions=_clear_member_lease(),
+                          condition=Member.lease_id == slot["id"], name=f"member:{user}")
+        return sorted(holders)
+
+    def lost(failed: set[str]) -> list[str] | None:
+        if "sample" in failed:
+            return None
+        # A holder's row moved on (they claimed elsewhere): end only the slots.
+        _drop_slots(task, sample_id)
+        return sorted(holders)
+    return _optimistic(write, lost)
 
 
 def _drop_slots(task: Task, sample_id: str) -> None:
-    t = clock.now()
-    sample = get_sample(task.task_id, sample_id)
-    actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
-    sample.update(actions=actions, condition=cond)
+    def write(tx: Transaction, attempt: int, t: int) -> None:
+        sample = get_sample(task.task_id, sample_id)
+        actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+    _optimistic(write)
 
 
 def reopen(task: Task, sample_id: str) -> Sample:
     """Ask one more annotator to work on a complete sample (they start from its latest version);
     the task's `completed` counter moves back in the same transaction."""
-    for _ in range(MAX_ATTEMPTS):
-        t = clock.now()
+    def write(tx: Transaction, attempt: int, t: int) -> Sample:
         sample = get_sample(task.task_id, sample_id)
         if sample.done < needed(task, sample):
             raise Conflict(f"Sample '{sample_id}' is not complete; nothing to reopen.",
@@ -544,15 +496,13 @@ def reopen(task: Task, sample_id: str) -> Sample:
         extra = sample.done - task.annotations_per_sample + 1
         actions, cond = _sample_write(task, sample, as_dict(sample.leases), t, extra=extra,
                                       requeued_at=t)
-        tx = transaction()
-        try:
-            with tx:
-                tx.update(sample, actions=actions, condition=cond, name="sample")
-                tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists(),
-                          name="task")
-                _move_open(tx, task, sample.submitters, +1)
-            return sample
-        except TransactWriteError as exc:
-            if "task" in _lost_race(tx, exc):
-                raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found") from exc
-    raise Unavailable("This sample is busy; retry in a moment.", code="contention")
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+        tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists(),
+                  name="task")
+        _move_open(tx, task, sample.submitters, +1)
+        return sample
+
+    def lost(failed: set[str]) -> None:
+        if "task" in failed:
+            raise NotFound(f"Task '{task.task_id}' was deleted.", code="task_not_found")
+    return _optimistic(write, lost)

@@ -183,6 +183,18 @@ class Transaction(TransactWrite):
         super().__init__(connection=_connection)
         self._names: dict[str, list[str]] = {"check": [], "delete": [], "put": [], "update": []}
 
+    def __len__(self) -> int:
+        return sum(len(names) for names in self._names.values())
+
+    def commit(self):
+        """Send the items added so far (what leaving a `with` block does)."""
+        return self._commit()
+
+    def condition_check(self, model_cls, hash_key, range_key=None, condition=None, *,
+                        name: str = ""):
+        super().condition_check(model_cls, hash_key, range_key, condition=condition)
+        self._names["check"].append(name)
+
     def save(self, model, condition=None, return_values=None, *, name: str = ""):
         super().save(model, condition=condition, return_values=return_values)
         self._names["put"].append(name)

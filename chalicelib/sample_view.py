@@ -5,7 +5,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from . import clock, sources, storage
 from .errors import NotFound
-from .leases import as_dict, status
+from .lease_state import latest_head, status
 from .models import Sample, Task, Version, sample_key
 from .samples import signed_files
 
@@ -32,8 +32,7 @@ def view(task: Task, sample_id: str, version: int | None) -> dict:
 
 def _annotation(task: Task, sample: Sample, version: int | None) -> dict:
     if version is None:
-        heads = as_dict(sample.heads)
-        head = heads.get("any") or heads.get("pre")
+        head = latest_head(sample)
         key, number = (head["key"], int(head["v"])) if head else (None, None)
     else:
         try:
