@@ -5,10 +5,11 @@ from chalice import Chalice, Response
 from chalicelib import leases, openapi, progress, request_log, samples, sources, tasks
 from chalicelib.auth import principal_from_request
 from chalicelib.admin_routes import bp as admin_routes
-from chalicelib.http import body, framework_envelope, int_param, json_response, query_param, router
+from chalicelib.http import body, framework_envelope, int_param, json_object, json_response, query_param, router
 from chalicelib.routes.legacy import bp as legacy_routes
 from chalicelib.routes.export import bp as export_routes
-from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
+from chalicelib.validation import (ClaimBody, DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields,
+                                   parse)
 
 app = Chalice(app_name="cloud-annotator")
 request_log.install(app)
@@ -123,16 +124,18 @@ def get_sample(task_id, sample_id):
 
 def _claimed(task, who, lease):
     annotation, version = leases.start_annotation(task, lease.sample, who.sub)
+    held = {"id": lease.lease_id, "expires_at": lease.expires_at, **({"ahead": True} if lease.ahead else {})}
     return {"sample": {"id": lease.sample.sample_id, "files": samples.signed_files(task, lease.sample),
                        "annotation": annotation, "version": version},
-            "lease": {"id": lease.lease_id, "expires_at": lease.expires_at}}
+            "lease": held}
 
 
 @route("/tasks/{task_id}/claim", methods=["POST"])
 def claim(task_id):
     who = caller()
     task, member = tasks.visible_with_member(who, task_id)
-    lease = leases.claim(task, who.sub, member=member)
+    ahead = parse(ClaimBody, json_object(app.current_request, empty={})).ahead
+    lease = leases.reserve(task, who.sub) if ahead else leases.claim(task, who.sub, member=member)
     return Response(body="", status_code=204) if lease is None else _claimed(task, who, lease)
 
 
@@ -180,6 +183,9 @@ def submit(task_id, sample_id):
     if spec.next:
         lease = leases.claim(task, who.sub)
         answer["next"] = None if lease is None else _claimed(task, who, lease)
+        if spec.ahead:
+            ahead = lease and leases.reserve(task, who.sub)
+            answer["ahead"] = _claimed(task, who, ahead) if ahead else None
     return answer
 
 

@@ -86,6 +86,7 @@ class Lease:
     expires_at: int
     started_at: int
     member: Member | None = None
+    ahead: bool = False  # a reservation of the next sample, not yet the lease worked on
 
 
 @dataclass
@@ -184,24 +185,43 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
             return None  # every unfinished sample already has this user's submission
         claims = within_rate(member and member.claim_minute, member and member.claims, t,
                              MAX_CLAIMS_PER_MINUTE, "new images")
+        ahead = _ahead(task, user, member) if sample_id is None else None
+        if ahead:  # the reserved sample becomes the lease, same id: its image may be on screen
+            return _take(tx, task, user, member, ahead.sample, ahead.lease_id, t, claims)
         sample = _named(task, user, sample_id, t) if sample_id else _pick(task, user, t, attempt)
         if sample is None:
             return None
-        lease = Lease(sample, secrets.token_urlsafe(12), t + task.lease_seconds, t)
-        leases = live_leases(sample, t)  # taking a slot drops the lapsed leases
-        leases[user] = {"id": lease.lease_id, "exp": lease.expires_at, "at": t}
-        actions, cond = _sample_write(task, sample, leases, t)
-        # The member row must still show what we decided on: no lease, or a lapsed/stale one.
-        seen = member.lease_id if member else None
-        unchanged = Member.lease_id == seen if seen else Member.lease_id.does_not_exist()
-        tx.update(sample, actions=actions, condition=cond, name="sample")
-        tx.update(Member(task.task_id, user), condition=unchanged, name="member", actions=[
-            Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
-            Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
-            Member.claims.set(claims)])
-        return lease
+        return _take(tx, task, user, member, sample, secrets.token_urlsafe(12), t, claims)
     # A lost race: the sample moved, or the user's other tab won: look again.
     return _optimistic(write, busy=CLAIMING)
+
+
+def _take(tx: Transaction, task: Task, user: str, member: Member | None, sample: Sample,
+          lease_id: str, t: int, claims: int) -> Lease:
+    """Add to `tx` the writes that lease `sample` to `user` as `lease_id`."""
+    lease = Lease(sample, lease_id, t + task.lease_seconds, t)
+    leases = live_leases(sample, t)  # taking a slot drops the lapsed leases
+    leases[user] = {"id": lease.lease_id, "exp": lease.expires_at, "at": t}
+    actions, cond = _sample_write(task, sample, leases, t)
+    # The member row must still show what we decided on: no lease, or a lapsed/stale one; and
+    # the reservation being taken, if that is where the sample comes from.
+    unchanged = _still(Member.lease_id, member.lease_id if member else None)
+    member_actions = [
+        Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
+        Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
+        Member.claims.set(claims)]
+    if member and member.ahead_id == lease_id:
+        unchanged &= Member.ahead_id == lease_id
+        member_actions += _clear_member_ahead()
+    tx.update(sample, actions=actions, condition=cond, name="sample")
+    tx.update(Member(task.task_id, user), condition=unchanged, name="member",
+              actions=member_actions)
+    return lease
+
+
+def _still(attribute, seen):
+    """The condition that a member row's attribute still holds what was read."""
+    return attribute == seen if seen else attribute.does_not_exist()
 
 
 def held(task: Task, user: str) -> Lease | None:
@@ -283,6 +303,11 @@ def heartbeat(task: Task, user: str, sample_id: str, lease_id: str) -> int:
 
 
 def release(task: Task, user: str, sample_id: str, lease_id: str) -> None:
+    """End a lease early (skip), or give back the reservation ahead (the page is leaving)."""
+    member = _member(task.task_id, user)
+    if member and member.ahead_id == lease_id and member.ahead_sample == sample_id:
+        return _give_back_ahead(task, user, sample_id, lease_id)
+
     def give_back(lease, leases, t):
         leases.pop(user)
         return leases, _clear_member_lease(), {"requeued_at": t}
@@ -291,6 +316,116 @@ def release(task: Task, user: str, sample_id: str, lease_id: str) -> None:
 
 def _clear_member_lease():
     return [Member.lease_sample.remove(), Member.lease_id.remove(), Member.lease_exp.remove()]
+
+
+def _clear_member_ahead():
+    return [Member.ahead_sample.remove(), Member.ahead_id.remove(), Member.ahead_exp.remove()]
+
+
+# --- reservation ahead ---------------------------------------------------------------------
+#
+# While an annotator works on their lease, their page may hold the NEXT sample as a
+# reservation, so that its image is on screen the moment they submit. A reservation is a slot
+# in the sample's `leases` like any other (marked "ahead"), so dispatch, progress and "never
+# two people on one slot" treat it as a lease; the member row names it (ahead_*). One per
+# annotator; it lasts AHEAD_SECONDS (the page renews it by reserving again); the holder's next
+# claim (a submit's "next") turns it into their lease with the same id; the page gives it back
+# when it leaves.
+#
+# Never at another annotator's expense: a reservation is granted or renewed only while the
+# unfinished samples the caller has not submitted number more than AHEAD_HOLDS per annotator at
+# work (a lease, a reservation, and one sample of slack for the renewal interval) plus
+# AHEAD_SPARE. With one annotator per sample, every annotator at work then still finds a free
+# sample whatever the others hold. The condition is on the task row (its `completed` counter)
+# in the reservation's own transaction, so completions racing the grant cannot pass it; in the
+# last stretch renewals are refused and the reservation is given back at once.
+AHEAD_SECONDS = 120
+AHEAD_HOLDS = 3
+AHEAD_SPARE = 2
+
+
+def _ahead(task: Task, user: str, member: Member | None) -> Lease | None:
+    """The user's reservation while its slot is still theirs (like a lease, even past `exp`,
+    until someone else takes the slot)."""
+    if not (member and member.ahead_id and member.ahead_sample):
+        return None
+    sample = get_sample(task.task_id, member.ahead_sample)
+    slot = as_dict(sample.leases).get(user)
+    if slot and slot["id"] == member.ahead_id and slot.get("ahead"):
+        return Lease(sample, member.ahead_id, int(slot["exp"]), int(slot["at"]), member, True)
+    return None
+
+
+def _at_work(task: Task, t: int) -> int:
+    """Annotators holding a live lease or reservation (one member row each: no sample scan)."""
+    return sum(1 for m in Member.query(task.task_id)
+               if (m.lease_exp or 0) > t or (m.ahead_exp or 0) > t)
+
+
+def _fresh_task(task_id: str) -> Task:
+    try:
+        return Task.get(task_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"Task '{task_id}' was deleted.", code="task_not_found") from None
+
+
+def reserve(task: Task, user: str) -> Lease | None:
+    """Reserve (or renew the reservation of) the sample after the caller's current one; None
+    when the task is in its last stretch (see above) or nothing else is left for the caller."""
+    def write(tx: Transaction, attempt: int, t: int) -> Lease | None:
+        current = task if attempt == 0 else _fresh_task(task.task_id)
+        member = _member(task.task_id, user)
+        if not (member and member.lease_id and (member.lease_exp or 0) > t):
+            raise Conflict("Reserve the next image while holding one: claim an image first.",
+                           code="no_lease")
+        ahead = _ahead(task, user, member)
+        at_work = max(1, _at_work(task, t))
+        # `completed` must stay below this for the unfinished samples to exceed the margin.
+        ceiling = int(current.total) - int(member.open_submitted) -             AHEAD_HOLDS * at_work - AHEAD_SPARE
+        if current.completed >= ceiling:
+            if ahead:
+                _drop_ahead(tx, task, user, ahead, t)
+            return None
+        sample = ahead.sample if ahead else _pick(task, user, t, attempt)
+        if sample is None:
+            return None
+        lease = Lease(sample, ahead.lease_id if ahead else secrets.token_urlsafe(12),
+                      t + min(int(task.lease_seconds), AHEAD_SECONDS), t, member, True)
+        leases = live_leases(sample, t)
+        leases[user] = {"id": lease.lease_id, "exp": lease.expires_at, "at": t, "ahead": True}
+        actions, cond = _sample_write(task, sample, leases, t)
+        tx.update(sample, actions=actions, condition=cond, name="sample")
+        tx.update(Member(task.task_id, user), name="member",
+                  condition=(Member.lease_id == member.lease_id) &
+                  _still(Member.ahead_id, member.ahead_id),
+                  actions=[Member.ahead_sample.set(sample.sample_id),
+                           Member.ahead_id.set(lease.lease_id),
+                           Member.ahead_exp.set(lease.expires_at)])
+        tx.condition_check(Task, task.task_id, condition=Task.completed < ceiling, name="margin")
+        return lease
+    # Lost: the sample moved, the caller's other tab changed the member row, or completions
+    # reached the margin meanwhile: look again (on the task as it is now).
+    return _optimistic(write, busy=CLAIMING)
+
+
+def _drop_ahead(tx: Transaction, task: Task, user: str, ahead: Lease, t: int) -> None:
+    """Add to `tx` the writes that give a reservation back. The sample keeps its place in the
+    dispatch order (no requeued_at): nobody worked on it."""
+    leases = as_dict(ahead.sample.leases)
+    leases.pop(user)
+    actions, cond = _sample_write(task, ahead.sample, leases, t)
+    tx.update(ahead.sample, actions=actions, condition=cond, name="sample")
+    tx.update(Member(task.task_id, user), actions=_clear_member_ahead(),
+              condition=Member.ahead_id == ahead.lease_id, name="member")
+
+
+def _give_back_ahead(task: Task, user: str, sample_id: str, lease_id: str) -> None:
+    def write(tx: Transaction, attempt: int, t: int) -> None:
+        ahead = _ahead(task, user, _member(task.task_id, user))
+        if not ahead or ahead.lease_id != lease_id:
+            raise lease_lost(sample_id)
+        _drop_ahead(tx, task, user, ahead, t)
+    _optimistic(write, _member_lost(sample_id))
 
 
 # --- draft / submit ------------------------------------------------------------------------
@@ -443,12 +578,18 @@ def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None
 # --- admin ---------------------------------------------------------------------------------
 
 def live(task: Task) -> list[dict]:
-    """Every live lease of the task (one member row per annotator: no sample scan)."""
+    """Every live lease and reservation ahead of the task (one member row per annotator: no
+    sample scan)."""
     t = clock.now()
-    return sorted(({"sample_id": m.lease_sample, "user": m.user, "lease_id": m.lease_id,
-                    "expires_at": int(m.lease_exp)}
-                   for m in Member.query(task.task_id, consistent_read=True)
-                   if m.lease_id and (m.lease_exp or 0) > t), key=lambda l: l["expires_at"])
+    found = []
+    for m in Member.query(task.task_id, consistent_read=True):
+        if m.lease_id and (m.lease_exp or 0) > t:
+            found.append({"sample_id": m.lease_sample, "user": m.user, "lease_id": m.lease_id,
+                          "expires_at": int(m.lease_exp)})
+        if m.ahead_id and (m.ahead_exp or 0) > t:
+            found.append({"sample_id": m.ahead_sample, "user": m.user, "lease_id": m.ahead_id,
+                          "expires_at": int(m.ahead_exp), "ahead": True})
+    return sorted(found, key=lambda l: l["expires_at"])
 
 
 def end(task: Task, sample_id: str) -> list[str]:
@@ -463,9 +604,11 @@ def end(task: Task, sample_id: str) -> list[str]:
             actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
             tx.update(sample, actions=actions, condition=cond, name="sample")
             for user, slot in holders.items():
-                # Only clear the member row if it still names this lease.
-                tx.update(Member(task.task_id, user), actions=_clear_member_lease(),
-                          condition=Member.lease_id == slot["id"], name=f"member:{user}")
+                # Only clear the member row if it still names this lease (or reservation).
+                kept, clear = (Member.ahead_id, _clear_member_ahead()) if slot.get("ahead") \
+                    else (Member.lease_id, _clear_member_lease())
+                tx.update(Member(task.task_id, user), actions=clear,
+                          condition=kept == slot["id"], name=f"member:{user}")
         return sorted(holders)
 
     def lost(failed: set[str]) -> list[str] | None:

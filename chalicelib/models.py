@@ -3,7 +3,8 @@
 tasks        task_id                      -> a task's settings and its progress counters
 samples      (task_id, sample_id)         -> files, lease slots, submitters, version heads;
              GSI `dispatch` (task_id, dispatch_key), sparse: only samples that still need work
-members      (task_id, user)              -> a user's current lease in the task and submit count
+members      (task_id, user)              -> a user's current lease (and reservation ahead) in the
+                                             task and submit count
 versions     (sample_key, version)        -> every stored annotation version (pre/draft/submitted)
 submissions  submission_key               -> first answer to a submit, for idempotent retries
 invites      (task_id, invite_id)         -> task-scoped annotator tokens minted, and revoked
@@ -108,6 +109,10 @@ class Member(Model):
     lease_sample = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
     lease_exp = NumberAttribute(null=True)
+    # The sample reserved ahead (the next one, while the page works on the current one).
+    ahead_sample = UnicodeAttribute(null=True)
+    ahead_id = UnicodeAttribute(null=True)
+    ahead_exp = NumberAttribute(null=True)
     # New leases taken in the minute `claim_minute` (epoch minute): claim/skip cycling is bounded.
     claim_minute = NumberAttribute(null=True)
     claims = NumberAttribute(null=True)

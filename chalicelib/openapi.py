@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from . import samples, uploads
 from .admin_routes import ImportBody, InviteBody
 from .exports.jobs import ExportOptions
-from .validation import (MAX_BODY_BYTES, DraftBody, LeaseBody, SampleId, SamplesBody, SubmitBody,
+from .validation import (MAX_BODY_BYTES, ClaimBody, DraftBody, LeaseBody, SampleId, SamplesBody, SubmitBody,
                          TaskCreate, TaskFields, TaskId)
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -101,12 +101,13 @@ def answers() -> dict:
         "Claimed": shape({
             "sample": shape({"id": STR, "files": FILES,
                              "annotation": nullable(ref("FeatureCollection")), "version": COUNT}),
-            "lease": shape({"id": STR, "expires_at": INT})}),
+            "lease": shape({"id": STR, "expires_at": INT}, {"ahead": {"const": True}})}),
         "SampleView": shape({"id": STR, "status": STATUS,
                              "problem": nullable(STR), "files": FILES, "thumbnails": FILES,
                              "media": OBJECT, "version": nullable(COUNT),
                              "annotation": nullable(ref("FeatureCollection"))}),
-        "Lease": shape({"sample_id": STR, "user": STR, "lease_id": STR, "expires_at": INT}),
+        "Lease": shape({"sample_id": STR, "user": STR, "lease_id": STR, "expires_at": INT},
+                       {"ahead": {"const": True}}),
         "Invite": shape({"id": STR, "task_id": STR, "email": STR, "created_by": STR,
                          "created_at": INT, "expires_at": INT, "revoked_at": nullable(INT)}),
         "NewInvite": {"allOf": [ref("Invite"), shape({"token": STR})]},
@@ -173,8 +174,10 @@ OPERATIONS = {
                                                         ref("SampleDetail")),
     # the annotator loop
     ("POST", "/tasks/{task_id}/claim"): Op(
-        "Lease the next sample that needs the caller (the same one again while a lease is live)",
-        MAY_SEE, ref("Claimed"), conflict=True, nothing_left=True),
+        "Lease the next sample that needs the caller (the same one again while a lease is live; "
+        "their reservation ahead, if they hold one). With {\"ahead\": true}: reserve the sample "
+        "after the one held (or renew that reservation); 204 when none may be reserved now",
+        MAY_SEE, ref("Claimed"), ClaimBody, conflict=True, nothing_left=True),
     ("POST", "/tasks/{task_id}/samples/{sample_id}/claim"): Op(
         "Lease a named sample (tasks with sample_visibility public)", MAY_SEE, ref("Claimed"),
         conflict=True),
@@ -189,7 +192,8 @@ OPERATIONS = {
     ("POST", "/tasks/{task_id}/samples/{sample_id}/submit"): Op(
         "Submit the annotation; the same submission_id again answers the same, changing nothing",
         HOLDER, shape({"version": COUNT, "progress": ref("Progress")},
-                      {"next": nullable(ref("Claimed"))}), SubmitBody, conflict=True),
+                      {"next": nullable(ref("Claimed")), "ahead": nullable(ref("Claimed"))}),
+        SubmitBody, conflict=True),
     # task administration
     ("GET", "/tasks/{task_id}/leases"): Op("Every live lease", OWNER,
                                            shape({"leases": array(ref("Lease"))})),
@@ -278,7 +282,9 @@ def _operation(method: str, path: str, op: Op, body_ref) -> dict:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": True,
+        # A body whose every field has a default may be left out (claim's {"ahead": true}).
+        required = any(field.is_required() for field in op.body.model_fields.values())
+        out["requestBody"] = {"required": required,
                               "content": {"application/json": {"schema": body_ref(op.body)}}}
     ok: dict = {"description": "OK"}
     if op.answer is not None:

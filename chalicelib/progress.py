@@ -5,7 +5,7 @@ and counts the fully leased samples on the dispatch index: O(annotators + live l
 O(samples). Submits answer `after_submit` instead, which reads nothing.
 
 total/completed/annotations are counters moved in the same transaction as the change they
-count; in_progress counts live leases from the members rows (one per annotator, and an expired
+count; in_progress counts live leases (and reservations ahead) from the members rows (one per annotator, and an expired
 lease drops out by its time alone); available subtracts the samples whose every open slot is
 leased, read from the far end of the dispatch index (a range holding only those samples).
 """
@@ -39,7 +39,8 @@ def progress(task: Task, only: str | None = None) -> dict:
     return {
         "total": total,
         "completed": completed,
-        "in_progress": sum(1 for m in members if m.lease_id and (m.lease_exp or 0) > t),
+        # A reservation ahead (leases.reserve) holds its sample like a lease.
+        "in_progress": sum(((m.lease_exp or 0) > t) + ((m.ahead_exp or 0) > t) for m in members),
         "available": max(0, total - completed - fully_leased),
         "annotations": int(task.annotations),
         "by_annotator": {m.user: {"submitted": int(m.submitted)} for m in members

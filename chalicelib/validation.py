@@ -257,6 +257,11 @@ class DraftBody(Strict):
 class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
     next: bool = False  # also claim the caller's next sample: one request per image instead of two
+    ahead: bool = False  # also reserve the one after (leases.reserve): answered as "ahead"
+
+
+class ClaimBody(Strict):
+    ahead: bool = False  # reserve the sample after the one held, instead of claiming
 
 
 M = TypeVar("M", bound=BaseModel)
