@@ -29,11 +29,16 @@ export class Annotator {
     this.kaibuTimeoutMs = kaibuTimeoutMs;
     this.labels = taskLabels(task);
     this.colors = labelColors(this.labels, task.client_config || {});
-    this.session = new AnnotationSession(api, task.id, { onLeaseLost: () => this.leaseLost() });
+    this.session = new AnnotationSession(api, task.id, {
+      onLeaseLost: () => this.leaseLost(),
+      onAhead: (reserved) => this.prefetch(reserved),
+    });
     this.busy = false;
     this.locked = false; // busy with this image: edits cannot be kept (a submit is on its way)
     this.sample = null; // the sample whose lease we hold
     this.shown = false; // whether its image is on screen (nothing to save or submit otherwise)
+    this.prefetched = null; // {reserved, image}: the next sample, its image decoded once image is set
+    this.inFlight = null; // the previous image's submit, sent after the page moved on to this one
   }
 
   async start() {
@@ -106,12 +111,15 @@ export class Annotator {
     }
   }
 
-  /** Show a sample already held (from a claim or a submit's answer); null: nothing left. */
-  async showClaimed(claimed, startedAt) {
+  /**
+   * Show a sample already held (from a claim or a submit's answer); null: nothing left.
+   * image: already decoded (the reservation's); lookAhead: then reserve the next one.
+   */
+  async showClaimed(claimed, startedAt, { image = null, lookAhead = true } = {}) {
     if (!claimed) return this.finished();
     this.sample = claimed.sample; // held from here on: a broken image can still be skipped
     this.shown = false;
-    const image = await this.loadFresh(claimed.sample).catch(() => null);
+    image = image || (await this.loadFresh(claimed.sample).catch(() => null));
     if (!image) {
       this.ui.setStatus("This image could not be loaded. Skip it (N) to get another one.", "error");
       return;
@@ -126,9 +134,23 @@ export class Annotator {
       claimed.restored ? "warn" : "",
     );
     this.recordSwitch(startedAt);
+    if (lookAhead && !this.session.ahead) this.session.reserveAhead();
+  }
+
+  /** Fetch and decode the reserved next image in the background, so Enter can show it at once. */
+  prefetch(reserved) {
+    if (!reserved) return (this.prefetched = null);
+    const entry = { reserved, image: null };
+    this.prefetched = entry;
+    loadImage(Object.values(reserved.sample.files)[0]).then(
+      (image) => (entry.image = image),
+      () => this.prefetched === entry && (this.prefetched = null), // Enter then takes the slow path
+    );
   }
 
   async save() {
+    if (this.busy || !this.shown) return;
+    await this.previousSubmit();
     if (this.busy || !this.shown) return;
     this.setBusy(true, "Saving draft…", { editable: true }); // edits meanwhile stay local and newer
     try {
@@ -150,10 +172,14 @@ export class Annotator {
     if (this.busy || !this.shown) return;
     if (this.viewer.isSketching?.()) return this.viewer.finishSketch();
     const startedAt = performance.now();
+    await this.previousSubmit();
+    if (this.busy || !this.shown) return;
+    if (this.prefetched?.image) return this.advance(this.prefetched, startedAt);
     this.setBusy(true, "Submitting…");
     try {
       const result = await this.session.submit(await this.viewer.getAnnotation());
       document.body.dataset.lastAnswerMs = String(Math.round(performance.now() - startedAt));
+      document.body.dataset.lastSwitch = "answer";
       header.setProgress(result.progress, this.me);
       this.sample = null;
       this.shown = false;
@@ -165,8 +191,54 @@ export class Annotator {
     }
   }
 
+  /**
+   * The next image is reserved and decoded: show it now, and let this image's submit follow through
+   * the outbox. Its answer turns the reservation into the lease of what is on screen (or, if the
+   * reservation lapsed and went to someone else meanwhile, brings another image).
+   */
+  async advance({ reserved, image }, startedAt) {
+    const annotation = await this.viewer.getAnnotation();
+    this.prefetched = null;
+    const sending = this.session.submit(annotation, { advance: reserved });
+    this.inFlight = sending
+      .then((result) => this.advanced(result, reserved), (e) => this.advanceRefused(e, reserved))
+      .finally(() => (this.inFlight = null));
+    document.body.dataset.lastAnswerMs = "0"; // nothing waited for
+    document.body.dataset.lastSwitch = "ahead";
+    await this.showClaimed(this.session.startFrom(reserved), startedAt, { image, lookAhead: false });
+  }
+
+  /** Before saving or submitting this image, the previous one's submit must have landed (it brings this lease). */
+  async previousSubmit() {
+    if (!this.inFlight) return;
+    this.setBusy(true, "Submitting the previous image…", { editable: true });
+    await this.inFlight;
+    this.setBusy(false);
+  }
+
+  async advanced(result, reserved) {
+    header.setProgress(result.progress, this.me);
+    if (result.next?.sample.id === reserved.sample.id) return; // what is on screen is ours now
+    this.sample = null;
+    this.shown = false;
+    await this.showClaimed(result.next, performance.now());
+    if (result.next) this.ui.setStatus("That image went to someone else meanwhile; here is another one.", "warn");
+  }
+
+  /** The previous image's submit was refused for good; its drawing stays on this device. */
+  async advanceRefused(e, reserved) {
+    if (!("next" in e)) return this.fail(e);
+    if (e.next?.sample.id !== reserved.sample.id) {
+      this.sample = null;
+      this.shown = false;
+      await this.showClaimed(e.next, performance.now());
+    }
+    banner.show(`The previous image could not be submitted (${e.message}). Its drawing is kept on this device.`, "error");
+  }
+
   async skip() {
     if (this.busy || !this.sample) return;
+    await this.previousSubmit();
     this.setBusy(true, "Skipping…");
     try {
       await this.session.skip();
@@ -277,7 +349,7 @@ export class Annotator {
 
   /** The workspace is being replaced by a full screen: stop the lease and the key bindings. */
   leave() {
-    this.session.stop();
+    this.session.close();
     this.unbindKeys?.();
   }
 

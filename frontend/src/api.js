@@ -88,9 +88,11 @@ export class Api {
   progress(taskId) {
     return this.request("GET", `/tasks/${enc(taskId)}/progress`);
   }
-  claim(taskId) {
-    // Idempotent: a caller holding a live lease gets the same sample back.
-    return this.request("POST", `/tasks/${enc(taskId)}/claim`);
+  /** Idempotent: a caller holding a live lease gets the same sample back (their reservation ahead,
+   * if they hold one). ahead: reserve (or renew the reservation of) the sample after the one held;
+   * null when none may be reserved now. */
+  claim(taskId, { ahead = false } = {}) {
+    return this.request("POST", `/tasks/${enc(taskId)}/claim`, ahead ? { ahead: true } : undefined);
   }
   heartbeat(taskId, sampleId, leaseId) {
     return this.request("POST", samplePath(taskId, sampleId, "heartbeat"), { lease_id: leaseId }, { maxAttempts: 3 });
@@ -101,12 +103,30 @@ export class Api {
   saveDraft(taskId, sampleId, leaseId, annotation) {
     return this.request("PUT", samplePath(taskId, sampleId, "draft"), { lease_id: leaseId, annotation });
   }
-  /** next: the answer also carries the caller's next claim (or null when nothing is left). */
-  submit(taskId, sampleId, leaseId, annotation, submissionId, { next = false } = {}) {
+  /** The page is going away: one attempt that outlives it (keepalive), answer unread. */
+  releaseOnExit(taskId, sampleId, leaseId) {
+    fetch(this.baseUrl + samplePath(taskId, sampleId, "release"), {
+      method: "POST",
+      keepalive: true,
+      headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ lease_id: leaseId }),
+    }).catch(() => {}); // unanswered, the reservation lapses on its own in two minutes
+  }
+  /**
+   * next: the answer also carries the caller's next claim (or null when nothing is left); ahead
+   * (with next): and a reservation of the one after it, as "ahead" (or null).
+   */
+  submit(taskId, sampleId, leaseId, annotation, submissionId, { next = false, ahead = false } = {}) {
     return this.request(
       "POST",
       samplePath(taskId, sampleId, "submit"),
-      { lease_id: leaseId, annotation, submission_id: submissionId, ...(next ? { next: true } : {}) },
+      {
+        lease_id: leaseId,
+        annotation,
+        submission_id: submissionId,
+        ...(next ? { next: true } : {}),
+        ...(next && ahead ? { ahead: true } : {}),
+      },
       { maxAttempts: Infinity },
     );
   }

@@ -13,14 +13,19 @@ export class AnnotationSession {
   /**
    * @param {import("./api.js").Api} api
    * @param {string} taskId
-   * @param {{onLeaseLost: () => void}} hooks
+   * @param {{onLeaseLost: () => void, onAhead?: (reserved: object|null) => void}} hooks
+   *   onAhead: the reservation ahead changed (a new sample to prefetch, or none any more)
    */
   constructor(api, taskId, hooks) {
     this.api = api;
     this.taskId = taskId;
     this.hooks = hooks;
     this.current = null; // {sample, lease}
+    this.ahead = null; // {sample, lease}: the next sample, reserved while this one is worked on
     this.heartbeatTimer = null;
+    this.aheadTimer = null;
+    this.onExit = () => this.releaseAhead({ exiting: true });
+    window.addEventListener("pagehide", this.onExit);
     localDrafts.prune(DRAFT_MAX_AGE_MS);
   }
 
@@ -31,7 +36,51 @@ export class AnnotationSession {
    */
   async claim() {
     await this.flushOutbox();
-    return this.adopt(await this.api.claim(this.taskId));
+    const claimed = this.adopt(await this.api.claim(this.taskId));
+    // The server hands over the reservation ahead first: then it is the current sample.
+    if (claimed && this.ahead?.sample.id === claimed.sample.id) this.holdAhead(null);
+    return claimed;
+  }
+
+  /**
+   * Reserve the sample after the current one (best effort: none is no harm, the next submit then
+   * claims as before). Returns the reservation ({sample, lease}) or null.
+   */
+  async reserveAhead() {
+    if (!this.current) return null;
+    let reserved = null;
+    try {
+      reserved = await this.api.claim(this.taskId, { ahead: true });
+    } catch {
+      // Not now (lost connection, last stretch of the task, no lease): the slow path still works.
+    }
+    if (!this.current) reserved = null; // left meanwhile
+    this.holdAhead(reserved);
+    return this.ahead;
+  }
+
+  /** Keep a reservation (renewed at a third of what is left) and say so when it changes. */
+  holdAhead(reserved) {
+    // A late answer about a sample that has since become the current one is no reservation.
+    if (reserved && reserved.sample.id === this.current?.sample.id) reserved = null;
+    const changed = (this.ahead?.lease.id || null) !== (reserved?.lease.id || null) ||
+      (this.ahead?.sample.id || null) !== (reserved?.sample.id || null);
+    this.ahead = reserved || null;
+    clearTimeout(this.aheadTimer);
+    if (reserved) {
+      const delay = Math.max(1000, (reserved.lease.expires_at * 1000 - Date.now()) / 3);
+      this.aheadTimer = setTimeout(() => this.reserveAhead(), delay);
+    }
+    if (changed) this.hooks.onAhead?.(this.ahead);
+  }
+
+  /** Give the reservation back (leaving the task, or the page going away). */
+  releaseAhead({ exiting = false } = {}) {
+    const reserved = this.ahead;
+    if (!reserved) return;
+    this.holdAhead(null);
+    if (exiting) return this.api.releaseOnExit(this.taskId, reserved.sample.id, reserved.lease.id);
+    this.api.release(this.taskId, reserved.sample.id, reserved.lease.id).catch(() => {});
   }
 
   /** Hold a claim (from a claim or a submit's `next`): heartbeats, and any local copy of its work. */
@@ -39,6 +88,11 @@ export class AnnotationSession {
     if (!claimed) return null;
     this.current = claimed;
     this.scheduleHeartbeat();
+    return this.startFrom(claimed);
+  }
+
+  /** What a held sample shows first: the local unsaved copy when there is one, else the server's. */
+  startFrom(claimed) {
     const local = localDrafts.get(this.taskId, claimed.sample.id);
     return {
       sample: claimed.sample,
@@ -65,9 +119,13 @@ export class AnnotationSession {
 
   /**
    * Submit; resolves once the server has stored it (retrying until then) with the task progress and
-   * the next claim, already held ({sample, annotation, restored}, or null when nothing is left).
+   * the next claim, already held ({sample, annotation, restored}, or null when nothing is left),
+   * and a new reservation ahead is held when the server gave one.
+   *
+   * advance: the reservation the page has already switched to. It is the current sample from now
+   * on (edits on it are kept locally under its id), and becomes its lease with this very answer.
    */
-  async submit(annotation) {
+  async submit(annotation, { advance = null } = {}) {
     const { sample, lease } = this.requireLease();
     const entry = {
       sampleId: sample.id,
@@ -77,9 +135,23 @@ export class AnnotationSession {
     };
     outbox.put(this.taskId, entry);
     this.stopHeartbeat();
-    const result = await this.send(entry, { next: true });
+    this.current = advance;
+    if (advance) this.holdAhead(null);
+    let result;
+    try {
+      result = await this.send(entry, { next: true });
+    } catch (e) {
+      if (!advance) throw e;
+      // The previous image's submit was refused; the reserved one is still ours: claim turns it
+      // into the lease. The caller learns both (the refusal, and what is held now).
+      this.current = null;
+      e.next = await this.claim();
+      throw e;
+    }
     this.current = null;
-    return { progress: result.progress, next: this.adopt(result.next) };
+    const next = this.adopt(result.next);
+    if (result.ahead !== undefined && next) this.holdAhead(result.ahead);
+    return { progress: result.progress, next };
   }
 
   async skip() {
@@ -97,6 +169,13 @@ export class AnnotationSession {
   stop() {
     this.stopHeartbeat();
     this.current = null;
+  }
+
+  /** Leaving the task (a full screen replaces the workspace): the reservation goes back too. */
+  close() {
+    this.stop();
+    this.releaseAhead();
+    window.removeEventListener("pagehide", this.onExit);
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -118,7 +197,10 @@ export class AnnotationSession {
     let result;
     try {
       result = await this.guard(() =>
-        this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId, { next }),
+        this.api.submit(this.taskId, entry.sampleId, entry.leaseId, entry.annotation, entry.submissionId, {
+          next,
+          ahead: next,
+        }),
       );
     } catch (e) {
       // A refused submit (lease lost, invalid annotation) will never succeed as it is: drop it from
