@@ -50,7 +50,7 @@ test: venv chromium frontend
 	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then status=0; fi; exit $$status
 
-bench: venv
+bench: venv chromium frontend
 	for script in bench/*.py; do \
 		[ -e "$$script" ] || continue; $(PY) "$$script" || exit 1; \
 	done

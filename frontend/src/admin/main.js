@@ -2,6 +2,7 @@
 // counts. Everything goes through the public API with the admin's bearer token, which arrives
 // like the annotator's (`admin.html#token=...`, kept per tab in sessionStorage) or is pasted.
 import { Api } from "../api.js";
+import { labelColors } from "../labels.js";
 import { loadSiteConfig } from "../link.js";
 import { setupExports } from "./exports.js";
 import { fieldErrors, showFieldErrors } from "./fielderrors.js";
@@ -235,7 +236,12 @@ function renderSettings(task) {
   const cc = task.client_config || {};
   const tool = cc.draw_freehand ? "freehand" : cc.draw_shape_type || "polygon";
   const labels = el("dd");
-  for (const label of task.labels || []) labels.append(el("span", "label-tag", label));
+  const colors = labelColors(task.labels || [], task.client_config || {}); // as the annotator draws them
+  for (const label of task.labels || []) {
+    const tag = el("span", "label-tag", label);
+    tag.style.setProperty("--swatch", colors[label]);
+    labels.append(tag);
+  }
   if (!(task.labels || []).length) labels.textContent = "none";
   const rows = [
     ["Labels", labels],
