@@ -292,7 +292,8 @@ async function renderDetail() {
   for (const lease of leases.leases) {
     const row = leaseBody.insertRow();
     cell(row, lease.sample_id).className = "mono";
-    cell(row, lease.user);
+    // A reservation ahead is the annotator's next image, held so it shows at once.
+    cell(row, lease.ahead ? `${lease.user} (next, reserved)` : lease.user);
     cell(row, clock(lease.expires_at)).title = when(lease.expires_at);
     cell(row, button("End", () => guarded(async () => {
       await state.api.request("DELETE", `/tasks/${id}/leases/${encodeURIComponent(lease.sample_id)}`);
