@@ -184,7 +184,7 @@ def submit(task_id, sample_id):
         lease = leases.claim(task, who.sub)
         answer["next"] = None if lease is None else _claimed(task, who, lease)
         if spec.ahead:
-            ahead = lease and leases.reserve(task, who.sub)
+            ahead = lease and leases.reserve_after_submit(task, who.sub)
             answer["ahead"] = _claimed(task, who, ahead) if ahead else None
     return answer
 

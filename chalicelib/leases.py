@@ -33,7 +33,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from . import clock, storage
-from .errors import Conflict, NotFound, Unavailable, lease_lost
+from .errors import ApiError, Conflict, NotFound, Unavailable, lease_lost
 # The derived state is re-exported: callers read a sample's meaning from here or from there.
 from .lease_state import (as_dict, dispatch_key, eligible, free_slots, live_leases, needed,
                           next_version, rank, start_head, status, within_rate)
@@ -406,6 +406,16 @@ def reserve(task: Task, user: str) -> Lease | None:
     # Lost: the sample moved, the caller's other tab changed the member row, or completions
     # reached the margin meanwhile: look again (on the task as it is now).
     return _optimistic(write, busy=CLAIMING)
+
+
+def reserve_after_submit(task: Task, user: str) -> Lease | None:
+    """reserve() for a submit's answer: the submit has landed whatever happens here, so a refusal
+    or a busy table means no reservation this time (the page asks again later), never an error
+    that would make the caller send the submit again."""
+    try:
+        return reserve(task, user)
+    except ApiError:
+        return None
 
 
 def _drop_ahead(tx: Transaction, task: Task, user: str, ahead: Lease, t: int) -> None:

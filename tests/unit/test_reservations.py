@@ -132,3 +132,15 @@ def test_release_and_admin_end_give_a_reservation_back(api):
     assert member.ahead_id is None and member.lease_id  # her current lease is untouched
     assert api.progress("t")["in_progress"] == 1
     assert reconcile.drift("t") == {}
+
+
+def test_a_submit_that_landed_answers_even_when_no_reservation_can_be_made(api, monkeypatch):
+    api.make_task("t", n_samples=12)
+    _, first = api.claim("t", "alice")
+
+    def busy(task, user):
+        raise leases.Unavailable("The database is busy; retry the same request.")
+    monkeypatch.setattr(leases, "reserve", busy)
+    answer = submit_next(api, "t", "alice", first)
+    assert answer["ahead"] is None and answer["next"]["sample"]["id"] != first["sample"]["id"]
+    assert api.progress("t")["annotations"] == 1
