@@ -10,7 +10,7 @@ import jwt
 
 from . import oidc, request_log, signing_keys
 from .errors import Unauthorized
-from .validation import USER_ID
+from .ids import USER_ID
 
 ALGORITHM = "HS256"
 # Checks run on every decoded token's claims; each raises Unauthorized to refuse it.

@@ -14,7 +14,7 @@ from chalice import CORSConfig, Response
 from pynamodb.exceptions import PynamoDBException
 
 from .errors import ApiError, BadRequest, TooLarge, Unavailable
-from .validation import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
+from .schemas import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
 
 # A child of chalice's app logger: chalice sets that one to ERROR, which dropped the warnings here.
 log = logging.getLogger("cloud-annotator.http")

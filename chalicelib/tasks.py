@@ -8,8 +8,10 @@ from . import clock, invites, storage, uploads
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .models import Member, Sample, Task, Version, sample_key, task_and_member
-from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
+from .schemas import TaskCreate, TaskFields
 
+DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_type": "polygon",
+                         "draw_freehand": True, "draw_edge_color": "#0BF737"}
 # Settings that decide dispatch order and completeness: fixed once samples exist.
 FIXED_ONCE_FILLED = ("sampling", "annotations_per_sample")
 PUBLIC_FIELDS = ("name", "description", "instructions", "labels", "client_config", "sampling",

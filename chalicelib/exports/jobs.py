@@ -1,4 +1,4 @@
-"""Export jobs: the options a caller may ask for, the job record, and the queue.
+"""Export jobs: the options a caller asked for (schemas.ExportOptions), the job record, and the queue.
 
 A job record is a JSON object in the data bucket at `exports/<task_id>/<export_id>/job.json`,
 next to everything the worker writes for it, so deleting a task's `exports/` prefix (tasks.py)
@@ -9,27 +9,16 @@ import json
 import secrets
 import threading
 import time
-from typing import Literal
 
 from botocore.exceptions import ClientError
 from botocore.session import get_session
-from pydantic import Field
 
 from .. import config, storage
 from ..errors import BadRequest, NotFound
 from ..models import Task
-from ..validation import Label, Strict, parse
+from ..schemas import ExportOptions, parse
 
-FORMATS = ("geojson", "masks", "coco", "all")
 LISTED = 20  # exports shown by GET /tasks/{id}/exports, newest first
-
-
-class ExportOptions(Strict):
-    format: Literal[FORMATS] = "all"  # type: ignore[valid-type]
-    versions: Literal["latest", "all"] = "latest"
-    status: Literal["completed", "all"] = "completed"
-    labels: list[Label] | None = Field(default=None, max_length=255)
-    images: bool = True  # copy the input images into the geojson layout
 
 
 def parse_options(task: Task, data: dict) -> ExportOptions:

@@ -6,14 +6,12 @@ devstack/export_worker.py polls the same queue in moto and calls this same funct
 """
 import json
 
-from chalice import Blueprint
-
 from .. import config, progress, tasks
-from ..auth import principal_from_request
 from ..exports import jobs
 from ..http import json_object, json_response, router
+from . import Routes
 
-bp = Blueprint(__name__)
+bp = Routes(__name__)
 
 
 route = router(bp)
@@ -21,7 +19,7 @@ route = router(bp)
 
 @route("/tasks/{task_id}/exports", methods=["POST"])
 def start_export(task_id):
-    who = principal_from_request(bp.current_request)
+    who = bp.caller()
     task = tasks.owned(who, task_id)
     options = jobs.parse_options(task, json_object(bp.current_request, empty={}))
     job = jobs.create(task, options, who.sub, progress.progress(task))
@@ -30,13 +28,13 @@ def start_export(task_id):
 
 @route("/tasks/{task_id}/exports", methods=["GET"])
 def list_exports(task_id):
-    tasks.owned(principal_from_request(bp.current_request), task_id)
+    tasks.owned(bp.caller(), task_id)
     return {"exports": jobs.recent(task_id)}
 
 
 @route("/tasks/{task_id}/exports/{export_id}", methods=["GET"])
 def get_export(task_id, export_id):
-    tasks.owned(principal_from_request(bp.current_request), task_id)
+    tasks.owned(bp.caller(), task_id)
     return jobs.to_json(jobs.load(task_id, export_id))
 
 
