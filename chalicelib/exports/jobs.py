@@ -8,12 +8,11 @@ route (creating it) and the worker (one step at a time, in order) write it.
 import json
 import secrets
 import threading
-import time
 
 from botocore.exceptions import ClientError
 from botocore.session import get_session
 
-from .. import config, storage
+from .. import clock, config, storage
 from ..errors import BadRequest, NotFound
 from ..models import Task
 from ..schemas import ExportOptions, parse
@@ -44,7 +43,7 @@ def _record_key(task_id: str, export_id: str) -> str:
 
 def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
     """Store a queued job and queue its first step."""
-    t = time.time()
+    t = clock.now_exact()
     # Sortable by creation time, so listing newest first needs no record reads.
     export_id = f"{int(t * 1000):013d}-{secrets.token_hex(3)}"
     job = {"id": export_id, "task_id": task.task_id, "status": "queued",
@@ -60,7 +59,7 @@ def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
 
 
 def save(job: dict) -> None:
-    job["updated_at"] = time.time()
+    job["updated_at"] = clock.now_exact()
     storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=_record_key(job["task_id"], job["id"]),
                             Body=json.dumps(job).encode(), ContentType="application/json")
 
