@@ -153,16 +153,15 @@ def answering(success, failure):
 
 
 # The native API: dicts become JSON 200s, errors {"error": {"code", "message"}}.
-api = answering(lambda result: result, ApiError.body)
+native_envelope = answering(lambda result: result, ApiError.body)
 
 
 def router(target, wrap=None):
     """`route(path, methods=[...])` for an app or a blueprint: every route answers browsers on
-    other origins, reads any Content-Type, and answers through `wrap` (default: `api`, the
-    native envelope)."""
+    other origins, reads any Content-Type, and answers through `wrap` (default: `native_envelope`)."""
     def route(path, **kwargs):
         def register(view):
-            return target.route(path, **ROUTE_OPTIONS, **kwargs)((wrap or api)(view))
+            return target.route(path, **ROUTE_OPTIONS, **kwargs)((wrap or native_envelope)(view))
         return register
     return route
 

@@ -36,7 +36,7 @@ def task_view(who, task, counters_only=False):
     """A task as this caller may see it: annotators see neither other people nor their counts."""
     owner = is_owner(who, task)
     shown = progress.counters(task) if counters_only else \
-        progress.progress(task, only=None if owner else who.sub)
+        progress.full(task, only=None if owner else who.sub)
     return to_json(task, shown, full=owner)
 
 

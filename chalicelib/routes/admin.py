@@ -1,36 +1,36 @@
 """Routes for task administrators: uploads, imports (with ingest), S3 listing, the sample
 view, invites, live leases and reopening samples; and the SQS consumer that ingests uploads.
 
-Every route answers through http.api (error envelope, 503 for retryable backend failures).
+Every route answers through http.native_envelope (error envelope, 503 for retryable backend failures).
 """
 from .. import config, ingest, invites, leases, sample_view, samples, sources, tasks, uploads
 from ..http import json_response, router
 from ..schemas import ImportBody, InviteBody, SamplesBody, UploadsBody
 from . import Routes
 
-bp = Routes(__name__)
+blueprint = Routes(__name__)
 
-route = router(bp)
+route = router(blueprint)
 
 
 def owned_task(task_id):
-    return tasks.owned(bp.caller(), task_id)
+    return tasks.owned(blueprint.caller(), task_id)
 
 
 @route("/tasks/{task_id}/uploads", methods=["POST"])
 def plan_uploads(task_id):
     task = owned_task(task_id)
-    return {"uploads": uploads.plan(task.task_id, bp.body(UploadsBody))}
+    return {"uploads": uploads.plan(task.task_id, blueprint.body(UploadsBody))}
 
 
 @route("/tasks/{task_id}/imports", methods=["POST"])
 def import_samples(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.owned(who, task_id)
-    spec = bp.body(ImportBody)
+    spec = blueprint.body(ImportBody)
     prepared = ingest.prepare_import(who, task, spec.samples)
     result = samples.register(task, SamplesBody.model_construct(samples=prepared.specs),
-                      exist_ok=bp.query("exist_ok") in ("1", "true"),
+                      exist_ok=blueprint.query("exist_ok") in ("1", "true"),
                       extras=prepared.extras)
     problems = {i: e["problem"] for i, e in prepared.extras.items() if "problem" in e}
     return json_response({**result, "problems": problems}, 201)
@@ -38,23 +38,23 @@ def import_samples(task_id):
 
 @route("/tasks/{task_id}/sources", methods=["GET"])
 def list_source(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.owned(who, task_id)
-    return sources.list_prefix(who, task, bp.query("uri", ""), bp.query("cursor"))
+    return sources.list_prefix(who, task, blueprint.query("uri", ""), blueprint.query("cursor"))
 
 
 @route("/tasks/{task_id}/samples/{sample_id}/view", methods=["GET"])
 def view_sample(task_id, sample_id):
     task = owned_task(task_id)
-    version = bp.int_query("version", None, 0, 10 ** 9)  # None: the latest
-    return sample_view.view(task, sample_id, version)
+    version = blueprint.int_query("version", None, 0, 10 ** 9)  # None: the latest
+    return sample_view.owner_view(task, sample_id, version)
 
 
 @route("/tasks/{task_id}/invites", methods=["POST"])
 def create_invites(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.owned(who, task_id)
-    spec = bp.body(InviteBody)
+    spec = blueprint.body(InviteBody)
     return json_response({"invites": invites.create(task, spec.emails, spec.expires_in,
                                                      by=who.sub)}, 201)
 
@@ -88,7 +88,7 @@ def reopen_sample(task_id, sample_id):
 
 # A queue, not @on_s3_event: `chalice package` (CloudFormation) refuses S3 events on a bucket
 # it did not create; the template points the data bucket's notifications at this queue.
-@bp.on_sqs_message(queue=config.INGEST_QUEUE, batch_size=5)
+@blueprint.on_sqs_message(queue=config.INGEST_QUEUE, batch_size=5)
 def on_upload(event):
     """Deployed only (chalice local runs no queue consumers): ingest as soon as a file lands."""
     for message in event:

@@ -10,14 +10,14 @@ from ..http import router
 from ..schemas import DraftBody, LeaseBody, SubmitBody
 from . import Routes, claimed
 
-bp = Routes(__name__)
+blueprint = Routes(__name__)
 
-route = router(bp)
+route = router(blueprint)
 
 
 @route("/tasks/{task_id}/claim", methods=["POST"])
 def claim(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task, member = tasks.visible_with_member(who, task_id)
     lease = leases.claim(task, who.sub, member=member)
     return Response(body="", status_code=204) if lease is None else claimed(task, who, lease)
@@ -25,7 +25,7 @@ def claim(task_id):
 
 @route("/tasks/{task_id}/samples/{sample_id}/claim", methods=["POST"])
 def claim_named(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.visible(who, task_id)
     tasks.require_named_claims(task, f"use POST /tasks/{task_id}/claim.")
     return claimed(task, who, leases.claim(task, who.sub, sample_id))
@@ -33,34 +33,34 @@ def claim_named(task_id, sample_id):
 
 @route("/tasks/{task_id}/samples/{sample_id}/heartbeat", methods=["POST"])
 def heartbeat(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.visible(who, task_id)
-    lease_id = bp.body(LeaseBody).lease_id
+    lease_id = blueprint.body(LeaseBody).lease_id
     return {"expires_at": leases.heartbeat(task, who.sub, sample_id, lease_id)}
 
 
 @route("/tasks/{task_id}/samples/{sample_id}/release", methods=["POST"])
 def release(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.visible(who, task_id)
-    leases.release(task, who.sub, sample_id, bp.body(LeaseBody).lease_id)
+    leases.release(task, who.sub, sample_id, blueprint.body(LeaseBody).lease_id)
     return {"released": sample_id}
 
 
 @route("/tasks/{task_id}/samples/{sample_id}/draft", methods=["PUT"])
 def save_draft(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.visible(who, task_id)
-    spec = bp.body(DraftBody)
+    spec = blueprint.body(DraftBody)
     annotation = spec.annotation.model_dump(mode="json")
     return {"version": leases.draft(task, who.sub, sample_id, spec.lease_id, annotation)}
 
 
 @route("/tasks/{task_id}/samples/{sample_id}/submit", methods=["POST"])
 def submit(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.visible(who, task_id)
-    spec = bp.body(SubmitBody)
+    spec = blueprint.body(SubmitBody)
     receipt = leases.submit(task, who.sub, sample_id, spec.lease_id,
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
     answer = {"version": receipt.version, "progress": progress.after_submit(task, receipt, who.sub)}

@@ -3,9 +3,9 @@ from .. import openapi
 from ..http import router
 from . import Routes
 
-bp = Routes(__name__)
+blueprint = Routes(__name__)
 
-route = router(bp)
+route = router(blueprint)
 
 
 @route("/health", methods=["GET"])

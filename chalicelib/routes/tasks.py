@@ -5,50 +5,50 @@ from ..http import json_response, router
 from ..schemas import SamplesBody, TaskCreate, TaskFields
 from . import Routes, task_view
 
-bp = Routes(__name__)
+blueprint = Routes(__name__)
 
-route = router(bp)
+route = router(blueprint)
 
 
 @route("/tasks", methods=["GET"])
 def list_tasks():
-    who = bp.caller()
-    page, cursor = tasks.list_visible(who, bp.int_query("limit", 100, 1, 100), bp.query("cursor"))
+    who = blueprint.caller()
+    page, cursor = tasks.list_visible(who, blueprint.int_query("limit", 100, 1, 100), blueprint.query("cursor"))
     # A page of tasks carries their counters, never a per-task query (bounded at any size).
     return {"tasks": [task_view(who, t, counters_only=True) for t in page], "cursor": cursor}
 
 
 @route("/tasks", methods=["POST"])
 def create_task():
-    who = bp.caller()
+    who = blueprint.caller()
     tasks.require_admin(who)  # who first: a non-admin learns nothing from validation
-    task = tasks.create(who, bp.body(TaskCreate))
+    task = tasks.create(who, blueprint.body(TaskCreate))
     return json_response(task_view(who, task), 201)
 
 
 @route("/tasks/{task_id}", methods=["GET"])
 def get_task(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     return task_view(who, tasks.visible(who, task_id))
 
 
 @route("/tasks/{task_id}", methods=["PATCH"])
 def patch_task(task_id):
-    who = bp.caller()
-    task = tasks.update(who, tasks.owned(who, task_id), bp.body(TaskFields))
+    who = blueprint.caller()
+    task = tasks.update(who, tasks.owned(who, task_id), blueprint.body(TaskFields))
     return task_view(who, task)
 
 
 @route("/tasks/{task_id}", methods=["DELETE"])
 def delete_task(task_id):
-    task = tasks.owned(bp.caller(), task_id)
-    tasks.delete(task, bp.query("confirm"))
+    task = tasks.owned(blueprint.caller(), task_id)
+    tasks.delete(task, blueprint.query("confirm"))
     return {"deleted": task_id}
 
 
 @route("/tasks/{task_id}/progress", methods=["GET"])
 def task_progress(task_id):
-    who = bp.caller()
+    who = blueprint.caller()
     return task_view(who, tasks.visible(who, task_id))["progress"]
 
 
@@ -56,22 +56,22 @@ def task_progress(task_id):
 
 @route("/tasks/{task_id}/samples", methods=["POST"])
 def register_samples(task_id):
-    task = tasks.owned(bp.caller(), task_id)
-    spec = bp.body(SamplesBody)
+    task = tasks.owned(blueprint.caller(), task_id)
+    spec = blueprint.body(SamplesBody)
     sources.check_registrable(task, (ref for s in spec.samples for ref in s.files.values()))
-    return json_response(samples.register(task, spec, bp.flag("exist_ok")), 201)
+    return json_response(samples.register(task, spec, blueprint.flag("exist_ok")), 201)
 
 
 @route("/tasks/{task_id}/samples", methods=["GET"])
 def list_samples(task_id):
-    task = tasks.browsable(bp.caller(), task_id)
-    limit = bp.int_query("limit", samples.DEFAULT_PAGE, 1, samples.MAX_PAGE)
-    return samples.list_page(task, bp.query("status"), limit, bp.query("cursor"))
+    task = tasks.browsable(blueprint.caller(), task_id)
+    limit = blueprint.int_query("limit", samples.DEFAULT_PAGE, 1, samples.MAX_PAGE)
+    return samples.list_page(task, blueprint.query("status"), limit, blueprint.query("cursor"))
 
 
 @route("/tasks/{task_id}/samples/{sample_id}", methods=["GET"])
 def get_sample(task_id, sample_id):
-    who = bp.caller()
+    who = blueprint.caller()
     task = tasks.browsable(who, task_id)
     only = None if tasks.is_owner(who, task) else who.sub
     return samples.detail(task, leases.get_sample(task_id, sample_id), only)
