@@ -56,7 +56,10 @@ def _settings() -> dict:
 
 
 def reload() -> None:
+    """Read the environment again, forgetting values read or set before (a test's setattr)."""
     _settings.cache_clear()
+    for name in READERS:
+        globals().pop(name, None)
 
 
 def __getattr__(name: str):
