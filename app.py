@@ -8,6 +8,7 @@ from chalicelib.admin_routes import bp as admin_routes
 from chalicelib.http import body, framework_envelope, int_param, json_response, query_param, router
 from chalicelib.routes.legacy import bp as legacy_routes
 from chalicelib.routes.export import bp as export_routes
+from chalicelib.routes.signin import bp as signin_routes
 from chalicelib.validation import DraftBody, LeaseBody, SamplesBody, SubmitBody, TaskCreate, TaskFields
 
 app = Chalice(app_name="cloud-annotator")
@@ -16,6 +17,7 @@ app.register_blueprint(admin_routes)
 app.register_middleware(framework_envelope, "http")
 app.register_blueprint(legacy_routes, url_prefix="/legacy")
 app.register_blueprint(export_routes)
+app.register_blueprint(signin_routes)
 
 
 route = router(app)
