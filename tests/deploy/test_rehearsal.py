@@ -205,7 +205,7 @@ def test_data_bucket_settings(rehearsal):
         "Principal"] == {"Service": "s3.amazonaws.com"}
     retained = {name for name, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
     assert retained == {"TasksTable", "SamplesTable", "MembersTable", "VersionsTable",
-                        "InvitesTable", "DataBucket"}
+                        "InvitesTable", "DataBucket", "SignInUserPool"}
 
 
 def test_key_set_is_made_once_and_kept_out_of_every_file_and_the_environment(rehearsal):
@@ -607,6 +607,9 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     refused = rehearsal.run("destroy.py", "prod", check=False)
     assert refused.returncode == 2 and "--allow-prod" in refused.stderr
 
+    # The user pool a stage deployed with --user-pool on keeps (moto's CloudFormation cannot
+    # make it: made here as the stack would have left it).
+    pool = rehearsal.client("cognito-idp").create_user_pool(PoolName=STACK)["UserPool"]["Id"]
     kept = rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build))
     left = inventory_after_removal(rehearsal)
     assert left["functions"] == left["apis"] == left["distributions"] == left["mappings"] == []
@@ -616,11 +619,12 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     assert left["tables"] == [t for t in rehearsal.before_second["tables"] if not t.endswith("-submissions")]
     assert rehearsal.outputs["DataBucket"] in left["buckets"]
     assert left["parameters"] == [rehearsal.outputs["KeysParameter"]]
-    assert "--delete-data" in kept.stdout
+    assert "--delete-data" in kept.stdout and f"user pool {pool}" in kept.stdout
 
     rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build), "--delete-data")
     left = inventory_after_removal(rehearsal)
     assert left["tables"] == left["buckets"] == left["parameters"] == []
+    assert rehearsal.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
 
 
 def inventory_after_removal(r: Rehearsal) -> dict:
