@@ -156,22 +156,22 @@ def deploy_stack(session, stage: str, app: str, browser_origins=("*",), alarm_em
     return stack_outputs(cfn, name)
 
 
-def stack_parameters(cfn, name: str) -> dict | None:
-    """The stack's parameters; None when there is no such stack."""
+def _stack_values(cfn, name: str, kind: str) -> dict | None:
+    """The stack's "Parameters" or "Outputs" as a dict; None when there is no such stack."""
     try:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     except cfn.exceptions.ClientError:
         return None
-    return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    key = kind.removesuffix("s")  # ParameterKey/ParameterValue, OutputKey/OutputValue
+    return {v[f"{key}Key"]: v[f"{key}Value"] for v in stack.get(kind, [])}
+
+
+def stack_parameters(cfn, name: str) -> dict | None:
+    return _stack_values(cfn, name, "Parameters")
 
 
 def stack_outputs(cfn, name: str) -> dict | None:
-    """The stack's outputs; None when there is no such stack."""
-    try:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except cfn.exceptions.ClientError:
-        return None
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return _stack_values(cfn, name, "Outputs")
 
 
 def key_set(session, outputs: dict) -> list[str]:

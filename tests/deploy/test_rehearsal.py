@@ -243,6 +243,7 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
                        f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}-on_*:*"}
     for function in functions.values():
         role = function["Role"].rpartition("/")[2]
+        assert role.startswith(f"{STACK}-")  # its own role (chalice: <app>-<stage>-<function>)
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
         assert len(policies) == 1
         document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
