@@ -138,6 +138,20 @@ def test_a_wrong_verifier_is_refused_by_the_provider_and_the_page_says_so(
     assert status == 400 and token_in_tab(page) is None
 
 
+def test_an_expired_sign_in_asks_to_sign_in_again_not_for_a_new_link(
+        provider, idp_site, idp_seeder, new_context):
+    task = idp_seeder.task(1)
+    provider.user = {"sub": "late", "ttl": -120}  # the provider hands out an expired ID token
+    page = new_context().new_page()
+    page.goto(f"{idp_site.url}/?task={task}")
+    page.get_by_role("button", name="Sign in").click()
+    expect(screen(page, "401")).to_contain_text("Your sign-in has expired")
+    provider.user = {"sub": "late"}
+    page.get_by_role("button", name="Sign in again").click()
+    shown_sample(page)
+    assert urlsplit(page.url).query == f"task={task}"
+
+
 def test_dashboard_signs_in_an_admin_by_group(provider, idp_site, idp_seeder, new_context):
     task = idp_seeder.task(1, name="Dashboard by sign-in")
     provider.user = {"sub": "boss", "email": "boss@lab.org", "email_verified": True,
