@@ -8,6 +8,7 @@ Configured by the environment; without OIDC_ISSUER it is off:
   OIDC_GROUPS_CLAIM  the claim listing the user's groups (default `groups`; Cognito:
                      `cognito:groups`)
   OIDC_ADMIN_GROUPS  comma-separated groups whose members get the admin role
+  OIDC_SCOPES        what the pages ask for when they sign people in (GET /auth/config)
 
 Only RS256 with the provider's published keys is accepted (no HS256 "signed" with a public key,
 no `none`). The key set is cached and fetched again when a token names a key not in it, at most
@@ -20,10 +21,10 @@ provider's `sub` can never pass for an invite's email or a name the service's ow
 """
 import json
 import os
-from typing import Any
 import threading
 import urllib.error
 import urllib.request
+from typing import Any
 
 import jwt
 
@@ -34,13 +35,12 @@ ALGORITHMS = ["RS256"]
 JWKS_COOLDOWN_SECONDS = 30
 # One bound for every call to the provider, well inside the Lambda's 30 s.
 FETCH_TIMEOUT_SECONDS = 10
+# What the pages ask the provider for unless OIDC_SCOPES says otherwise.
+DEFAULT_SCOPES = "openid email profile"
 
 _lock = threading.Lock()
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
 _jwks_urls: dict[str, str] = {}
-
-
-DEFAULT_SCOPES = "openid email profile"
 
 
 def issuer() -> str | None:
