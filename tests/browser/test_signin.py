@@ -15,6 +15,7 @@ from tests.settings import HTTP_TIMEOUT
 from .driver import draw_polygon, marker_positions, shown_sample
 from .seeding import MARKERS, Seeder
 from .sites import StaticSite
+from .test_tablets_a11y import axe_violations
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,7 @@ def test_annotator_signs_in_claims_a_sample_and_signs_out(provider, idp_site, id
     assert status == 200 and form["grant_type"] == "authorization_code"
     assert len(form["code_verifier"]) >= 43 and "client_secret" not in form
     expect(page.locator(".signed-in .who")).to_have_text("ann@lab.org")
+    assert axe_violations(page) == []
 
     # Named by the verified email, as an invite would name her: the task's list lets her in, and
     # her submissions count under that name (the page's "You" count reads the same name).
@@ -134,6 +136,7 @@ def test_a_wrong_verifier_is_refused_by_the_provider_and_the_page_says_so(
     page.goto(f"{idp_site.url}/?task={task}")
     page.get_by_role("button", name="Sign in").click()
     expect(screen(page, "error")).to_contain_text("code_verifier does not match")
+    assert axe_violations(page) == []
     (_, status), = provider.token_requests[asked:]
     assert status == 400 and token_in_tab(page) is None
 
@@ -159,6 +162,7 @@ def test_dashboard_signs_in_an_admin_by_group(provider, idp_site, idp_seeder, ne
     page = new_context().new_page()
     page.goto(f"{idp_site.url}/admin.html")
     expect(page.locator("#login")).to_be_visible()
+    assert axe_violations(page) == []
     page.locator("#sign-in").click()
     expect(page.locator("#who")).to_have_text("boss@lab.org")
     expect(page.locator(f'#tasks tr[data-task="{task}"]')).to_contain_text("Dashboard by sign-in")
