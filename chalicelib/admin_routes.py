@@ -8,7 +8,8 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from . import config, ingest, invites, sample_view, sources, tasks, uploads
+from . import config, invites, sample_view, sources, tasks
+from .ingest import imports, uploads
 from .auth import principal_from_request
 from .http import body, int_param, json_response, query_param, router
 from .samples import register
@@ -63,7 +64,7 @@ def import_samples(task_id):
     who = caller()
     task = tasks.owned(who, task_id)
     spec = body(bp.current_request, ImportBody)
-    prepared = ingest.prepare_import(who, task, spec.samples)
+    prepared = imports.prepare_import(who, task, spec.samples)
     result = register(task, SamplesBody.model_construct(samples=prepared.specs),
                       exist_ok=query_param(bp.current_request, "exist_ok") in ("1", "true"),
                       extras=prepared.extras)
@@ -112,5 +113,5 @@ def revoke_invite(task_id, invite_id):
 def on_upload(event):
     """Deployed only (chalice local runs no queue consumers): ingest as soon as a file lands."""
     for message in event:
-        for bucket, key in ingest.uploaded_objects(message.body):
-            ingest.ingest_object(bucket, key)
+        for bucket, key in imports.uploaded_objects(message.body):
+            imports.ingest_object(bucket, key)

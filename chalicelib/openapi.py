@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter
 
-from . import samples, uploads
+from . import samples
+from .ingest import uploads
 from .admin_routes import ImportBody, InviteBody
 from .exports.jobs import ExportOptions
 from .validation import (MAX_BODY_BYTES, DraftBody, LeaseBody, SampleId, SamplesBody, SubmitBody,

@@ -1,7 +1,7 @@
 """Ingest: every image becomes browser-ready before an annotator can be handed it.
 
 `ingest_object` runs imaging.prepare_image on one stored object and writes, in the data bucket
-under `derived/<bucket>/<key>/`: `display.png` (8-bit, same size), `thumbnail.png` and
+under storage.derived_prefix: `display.png` (8-bit, same size), `thumbnail.png` and
 `ingest.json` (the metadata, or the reason the file was refused). The original is never
 touched. The record is keyed by the object's ETag, so running it twice costs one HEAD and one
 GET of the record: deployed, the S3 upload notification (through an SQS queue to
@@ -20,13 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-
-from . import config, sources, storage
-from .auth import Principal
-from .errors import BadRequest, TooLarge
-from .models import Sample, Task
-from .validation import FeatureCollection, SampleSpec
+from .. import sources, storage
+from ..auth import Principal
+from ..errors import BadRequest, TooLarge
+from ..models import Sample, Task
+from ..validation import FeatureCollection, SampleSpec
 
 # Lambda memory (512 MB, infra/deploy.py) is the bound: the file's bytes are held while
 # imaging.py decodes its first page (at most imaging.MAX_PIXELS).
@@ -34,46 +32,37 @@ MAX_INGEST_BYTES = 128 * 1024 ** 2
 MASK_NAMES = ("annotation.png", "annotation.tif", "annotation.tiff")
 
 
-def derived_prefix(bucket: str, key: str) -> str:
-    return f"derived/{bucket}/{key}/"
-
-
 def ingest_object(bucket: str, key: str) -> dict:
     """Make one object browser-ready (idempotent); returns its ingest record."""
-    prefix = derived_prefix(bucket, key)
-    record = _read_record(prefix)
+    record_key = storage.derived_key(bucket, key, "ingest.json")
+    record = storage.find_json(record_key)
     if record is not None:
         # Done before (by the upload event or an earlier import): still current if the
         # object was not replaced since.
-        try:
-            if storage.s3().head_object(Bucket=bucket, Key=key)["ETag"] == record.get("etag"):
-                return record
-        except ClientError as exc:
-            if not _missing(exc):
-                raise
-    try:
-        obj = storage.s3().get_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if _missing(exc):
-            return {"error": f"no file at s3://{bucket}/{key}: upload it first"}
-        raise
-    record = {"etag": obj["ETag"], "source": f"s3://{bucket}/{key}"}
-    if obj["ContentLength"] > MAX_INGEST_BYTES:
-        obj["Body"].close()  # never read what we will not decode
-        record["error"] = (f"the file is {obj['ContentLength']:,} bytes; at most "
+        current = storage.head(key, bucket)
+        if current is not None and current.etag == record.get("etag"):
+            return record
+    # Never read what we will not decode.
+    obj = storage.get(key, bucket, max_bytes=MAX_INGEST_BYTES)
+    if obj is None:
+        return {"error": f"no file at s3://{bucket}/{key}: upload it first"}
+    record = {"etag": obj.etag, "source": f"s3://{bucket}/{key}"}
+    if obj.data is None:
+        record["error"] = (f"the file is {obj.size:,} bytes; at most "
                            f"{MAX_INGEST_BYTES:,} can be made browser-ready: split it into tiles")
     else:
         from .imaging import UnsupportedImage, prepare_image  # numpy/Pillow: see _mask_annotation
         try:
-            prepared = prepare_image(obj["Body"].read())
+            prepared = prepare_image(obj.data)
         except UnsupportedImage as exc:
             record["error"] = exc.reason
         else:
-            _put(prefix + "display.png", prepared.png, "image/png")
-            _put(prefix + "thumbnail.png", prepared.thumbnail, "image/png")
-            record.update(prepared.metadata.to_dict(), display=prefix + "display.png",
-                          thumbnail=prefix + "thumbnail.png")
-    _put(prefix + "ingest.json", json.dumps(record).encode(), "application/json")
+            display, thumbnail = (storage.derived_key(bucket, key, name)
+                                  for name in ("display.png", "thumbnail.png"))
+            storage.put(display, prepared.png, "image/png")
+            storage.put(thumbnail, prepared.thumbnail, "image/png")
+            record.update(prepared.metadata.to_dict(), display=display, thumbnail=thumbnail)
+    storage.put_json(record_key, record, "application/json")
     return record
 
 
@@ -136,13 +125,11 @@ def _ingest_file(task: Task, name: str, bucket: str, key: str) -> dict:
         if name in MASK_NAMES:
             return _mask_annotation(task, bucket, key)
         return ingest_object(bucket, key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            # A configured import bucket that was never created: the whole import is wrong.
-            raise BadRequest(f"Cannot read s3://{bucket}/{key}: the bucket does not exist; ask "
-                             "the deployment's operator to create it or fix IMPORT_BUCKETS.",
-                             code="invalid_source") from None
-        raise
+    except storage.NoSuchBucket:
+        # A configured import bucket that was never created: the whole import is wrong.
+        raise BadRequest(f"Cannot read s3://{bucket}/{key}: the bucket does not exist; ask "
+                         "the deployment's operator to create it or fix IMPORT_BUCKETS.",
+                         code="invalid_source") from None
 
 
 def _mask_annotation(task: Task, bucket: str, key: str) -> dict:
@@ -150,34 +137,14 @@ def _mask_annotation(task: Task, bucket: str, key: str) -> dict:
     # and only requests that decode an image need them.
     from .imaging import UnsupportedImage
     from .masks import mask_to_features, read_label_mask
+    obj = storage.get(key, bucket)
+    if obj is None:
+        return {"error": f"no label mask at s3://{bucket}/{key}: upload it first"}
     try:
-        data = storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _missing(exc):
-            return {"error": f"no label mask at s3://{bucket}/{key}: upload it first"}
-        raise
-    try:
-        features = mask_to_features(read_label_mask(data), label=(task.labels or ["cell"])[0])
+        features = mask_to_features(read_label_mask(obj.data or b""), label=(task.labels or ["cell"])[0])
         return {"annotation": FeatureCollection.model_validate(features)}
     except UnsupportedImage as exc:
         return {"error": exc.reason}
     except TooLarge as exc:
         return {"error": f"the label mask has too many objects or vertices ({exc.message})"}
 
-
-def _read_record(prefix: str) -> dict | None:
-    try:
-        body = storage.s3().get_object(Bucket=config.DATA_BUCKET, Key=prefix + "ingest.json")["Body"]
-    except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
-    return json.loads(body.read())
-
-
-def _put(key: str, data: bytes, content_type: str) -> None:
-    storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=key, Body=data, ContentType=content_type)
-
-
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
