@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 venv: $(STAMP)
 
 # Reinstall only when a requirements file changed since the last install.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-worker.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@

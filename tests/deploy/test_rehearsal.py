@@ -110,7 +110,14 @@ def inventory(r: Rehearsal) -> dict:
         "tables": sorted(r.client("dynamodb").list_tables()["TableNames"]),
         "buckets": sorted(b["Name"] for b in r.client("s3").list_buckets()["Buckets"]),
         "queues": sorted(r.client("sqs").list_queues().get("QueueUrls", [])),
+        "layers": layer_versions(r),
     }
+
+
+def layer_versions(r: Rehearsal) -> list[str]:
+    lam = r.client("lambda")
+    return sorted(v["LayerVersionArn"] for layer in lam.list_layers()["Layers"]
+                  for v in lam.list_layer_versions(LayerName=layer["LayerName"])["LayerVersions"])
 
 
 class reuse_packages:
@@ -119,16 +126,19 @@ class reuse_packages:
     (about a minute here) until requirements.txt changes."""
 
     def __init__(self, cache: Path, build: Path):
-        self.cache, self.folder = cache, build / ".chalice" / "deployments"
-        cache.mkdir(exist_ok=True)
-        shutil.copytree(cache, self.folder, dirs_exist_ok=True)
+        # chalice's packages, and the worker layer (named by requirements-worker.txt's digest).
+        self.pairs = [(cache, build / ".chalice" / "deployments"), (cache / "layers", build / "layers")]
+        for kept, folder in self.pairs:
+            kept.mkdir(exist_ok=True)
+            shutil.copytree(kept, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("layers"))
 
     def save(self):
-        """Keep only the package chalice just used (it rewrites it with the latest app)."""
-        packages = sorted(self.folder.glob("*.zip"), key=lambda p: p.stat().st_mtime)
-        for stale in [*self.cache.glob("*.zip"), *packages[:-1]]:
-            stale.unlink()
-        shutil.copy2(packages[-1], self.cache)
+        """Keep only the packages the deploy just used (chalice rewrites its with the latest app)."""
+        for kept, folder in self.pairs:
+            packages = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+            for stale in [*kept.glob("*.zip"), *packages[:-1]]:
+                stale.unlink()
+            shutil.copy2(packages[-1], kept)
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +258,10 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
                  for res in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
         assert named == stage_resources
         assert all(STACK in res or f"/{APP}/{STAGE}/" in res for res in named - {"arn:aws:logs:*:*:*"})
+    # numpy and Pillow (the worker layer) only where images are decoded or rendered.
+    layer, = layer_versions(rehearsal)
+    assert {n: [x["Arn"] for x in f.get("Layers", [])] for n, f in functions.items()} == {
+        STACK: [], f"{STACK}-on_upload": [layer], f"{STACK}-on_export_message": [layer]}
     mappings = {m["EventSourceArn"]: m["FunctionArn"]
                 for m in lam.list_event_source_mappings()["EventSourceMappings"]}
     assert mappings == {out["IngestQueueArn"]: functions[f"{STACK}-on_upload"]["FunctionArn"],
@@ -341,10 +355,10 @@ def test_second_deploy_changes_nothing(rehearsal):
 class Function:
     """One function's container: lambda_runtime.py in a venv holding only boto3 and botocore."""
 
-    def __init__(self, python, package, env, handler):
+    def __init__(self, python, package, env, handler, layers=()):
         self.handler, self.logs = handler, []
         self.proc = subprocess.Popen([str(python), "-I", str(Path(__file__).with_name("lambda_runtime.py")),
-                                      str(package)], cwd=package, env=env, text=True,
+                                      str(package), *map(str, layers)], cwd=package, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def invoke(self, event):
@@ -385,11 +399,13 @@ def runtime(rehearsal, tmp_path_factory):
     # The zip chalice built, and moto's Lambda holds (a cached older one may lie beside it).
     package_zip, = [z for z in (rehearsal.build / ".chalice" / "deployments").glob("*.zip")
                     if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == deployed]
-    # Lambda takes at most 50 MB zipped through its API; the runtime's botocore is not carried.
-    assert package_zip.stat().st_size < 50 * 1024 ** 2
+    # The API's package: under 15 MB zipped (cold start), without the runtime's botocore and
+    # without numpy and Pillow, which only the worker functions get (their layer).
+    assert package_zip.stat().st_size < 15 * 1024 ** 2
     with zipfile.ZipFile(package_zip) as archive:
-        assert not [n for n in archive.namelist() if n.startswith(("botocore", "boto3"))]
-    with zipfile.ZipFile(package_zip) as archive:
+        tops = {n.split("/")[0] for n in archive.namelist()}
+        assert not [n for n in tops if n.startswith(("botocore", "boto3", "numpy", "PIL", "pillow"))]
+        assert {"app.py", "chalicelib", "pydantic", "pynamodb"} <= tops
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
     # boto3 and its dependencies (linked from this venv, through a .pth file).
@@ -403,7 +419,7 @@ def runtime(rehearsal, tmp_path_factory):
         (libs / name).symlink_to(ours / name)
     (site / "lambda-runtime.pth").write_text(f"{libs}\n")
     python = venv / "bin" / "python"
-    runtime = Runtime(python, root / "task", rehearsal)
+    runtime = Runtime(python, root / "task", rehearsal, root)
     yield runtime
     for container in runtime.containers:
         container.close()
@@ -414,7 +430,20 @@ class Runtime:
     python: Path
     package: Path
     rehearsal: Rehearsal
+    root: Path
     containers: list = field(default_factory=list)
+
+    def layer(self, arn: str) -> Path:
+        """A layer the function names, unpacked (Lambda's /opt): the zip the deploy built
+        whose digest moto's Lambda holds for that version."""
+        unpacked = self.root / "opt" / hashlib.sha256(arn.encode()).hexdigest()[:12]
+        if not unpacked.exists():
+            held = self.rehearsal.client("lambda").get_layer_version_by_arn(Arn=arn)["Content"]["CodeSha256"]
+            archive, = [z for z in (self.rehearsal.build / "layers").glob("*.zip")
+                        if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == held]
+            with zipfile.ZipFile(archive) as layer_zip:
+                layer_zip.extractall(unpacked)
+        return unpacked
 
     def container(self, name, **settings):
         """A cold container of the named function, with its deployed environment (plus
@@ -424,7 +453,8 @@ class Runtime:
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
                "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
-        self.containers.append(Function(self.python, self.package, env, config["Handler"]))
+        layers = [self.layer(x["Arn"]) for x in config.get("Layers", [])]
+        self.containers.append(Function(self.python, self.package, env, config["Handler"], layers))
         return self.containers[-1]
 
 
@@ -570,6 +600,7 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     kept = rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build))
     left = inventory_after_removal(rehearsal)
     assert left["functions"] == left["apis"] == left["distributions"] == left["mappings"] == []
+    assert left["layers"] == []
     assert left["access_controls"] == []
     assert left["stacks"] == [] and rehearsal.outputs["SiteBucket"] not in left["buckets"]
     # Submissions (idempotency records of the last minutes) are not retained; the rest are.
@@ -596,4 +627,5 @@ def inventory_after_removal(r: Rehearsal) -> dict:
         "tables": sorted(r.client("dynamodb").list_tables()["TableNames"]),
         "buckets": sorted(b["Name"] for b in r.client("s3").list_buckets()["Buckets"]),
         "parameters": [p["Name"] for p in r.client("ssm").describe_parameters()["Parameters"]],
+        "layers": layer_versions(r),
     }
