@@ -115,3 +115,11 @@ def on_upload(event):
     for message in event:
         for bucket, key in imports.uploaded_objects(message.body):
             imports.ingest_object(bucket, key)
+
+
+@bp.lambda_function(name="ingest_now")
+def ingest_now(event, context):
+    """Deployed only: the import route's ingest of what is not ingested yet (imports.ingested),
+    in a worker function, since the API function carries no numpy or Pillow."""
+    imports.ingest_objects([(bucket, key, bool(mask)) for bucket, key, mask in event["objects"]])
+    return {"ingested": len(event["objects"])}

@@ -17,6 +17,9 @@ S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "auto")
 PRESIGN_SECONDS = int(os.environ.get("PRESIGN_SECONDS", "900"))
 # SQS queue the data bucket notifies of uploads (`uploads/` prefix); its consumer runs ingest.
 INGEST_QUEUE = os.environ.get("INGEST_QUEUE", "cloud-annotator-ingest")
+# The worker function the import route has decode what is not ingested yet (chalicelib/ingest/
+# imports.py); unset (locally), the route decodes in its own process.
+INGEST_FUNCTION = os.environ.get("INGEST_FUNCTION", "")
 # SQS queue of export steps (chalicelib/exports); its consumer builds exports page by page.
 EXPORT_QUEUE = os.environ.get("EXPORT_QUEUE", "cloud-annotator-export")
 # Samples an export step reads at once: bounds a step's memory and time.

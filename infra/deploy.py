@@ -46,7 +46,7 @@ LOG_DAYS = 30
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 WORKER_REQUIREMENTS = ROOT / "requirements-worker.txt"
 # The functions that decode or render images (chalice's names): they alone get the worker layer.
-WORKER_FUNCTIONS = ("on_upload", "on_export_message")
+WORKER_FUNCTIONS = ("on_upload", "ingest_now", "on_export_message")
 # Wheels Lambda's python3.11 (Amazon Linux 2, glibc 2.26) loads; never built from source here.
 LAMBDA_WHEELS = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
                  "--python-version", "3.11", "--only-binary=:all:"]
@@ -64,6 +64,7 @@ def stage_config(stage: str, outputs: dict, import_buckets=(), worker_layer: str
            **base["stages"].get(stage, {}).get("environment_variables", {}),
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
            "INGEST_QUEUE": outputs["IngestQueue"], "EXPORT_QUEUE": outputs["ExportQueue"],
+           "INGEST_FUNCTION": outputs["IngestFunction"],
            "JWT_SECRET_PARAMETER": outputs["KeysParameter"],
            "IMPORT_BUCKETS": ",".join(import_buckets), "LOG_FORMAT": "json"}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
@@ -98,6 +99,8 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
             "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:GetQueueAttributes"]},
         {"Effect": "Allow", "Resource": outputs["KeysParameterArn"], "Action": ["ssm:GetParameter"]},
+        # The import route has the ingest worker decode what is not ingested yet.
+        {"Effect": "Allow", "Resource": outputs["IngestFunctionArn"], "Action": ["lambda:InvokeFunction"]},
         {"Effect": "Allow", "Resource": "arn:aws:logs:*:*:*", "Action": [
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
     ]}

@@ -14,6 +14,7 @@ What moto does not build, checked by reading infra/template.yaml instead:
 """
 import base64
 import hashlib
+import http.server
 import io
 import json
 import os
@@ -21,10 +22,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 import numpy as np
@@ -237,16 +240,18 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert {n: (f["Handler"], f["Runtime"]) for n, f in functions.items()} == {
         STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.admin_routes.on_upload", "python3.11"),
+        f"{STACK}-ingest_now": ("chalicelib.admin_routes.ingest_now", "python3.11"),
         f"{STACK}-on_export_message": ("chalicelib.routes.export.on_export_message", "python3.11")}
     # An export step holds a page of samples and an 8 MiB part, for up to 15 minutes.
     assert {n: f["MemorySize"] for n, f in functions.items()} == {
-        STACK: 512, f"{STACK}-on_upload": 512, f"{STACK}-on_export_message": 1024}
+        STACK: 512, f"{STACK}-on_upload": 512, f"{STACK}-ingest_now": 512,
+        f"{STACK}-on_export_message": 1024}
     expected = deploy.iam_policy(out)
     tables = out["TableArns"].split(",")
     stage_resources = {*tables, *(f"{t}/index/*" for t in tables),
                        f"arn:aws:s3:::{out['DataBucket']}", f"arn:aws:s3:::{out['DataBucket']}/*",
                        out["IngestQueueArn"], out["ExportQueueArn"], out["KeysParameterArn"],
-                       "arn:aws:logs:*:*:*"}
+                       out["IngestFunctionArn"], "arn:aws:logs:*:*:*"}
     for function in functions.values():
         role = function["Role"].rpartition("/")[2]
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
@@ -261,7 +266,10 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     # numpy and Pillow (the worker layer) only where images are decoded or rendered.
     layer, = layer_versions(rehearsal)
     assert {n: [x["Arn"] for x in f.get("Layers", [])] for n, f in functions.items()} == {
-        STACK: [], f"{STACK}-on_upload": [layer], f"{STACK}-on_export_message": [layer]}
+        STACK: [], f"{STACK}-on_upload": [layer], f"{STACK}-ingest_now": [layer],
+        f"{STACK}-on_export_message": [layer]}
+    assert f"{STACK}-ingest_now" == functions[STACK]["Environment"]["Variables"]["INGEST_FUNCTION"]
+    assert out["IngestFunctionArn"] == functions[f"{STACK}-ingest_now"]["FunctionArn"]
     mappings = {m["EventSourceArn"]: m["FunctionArn"]
                 for m in lam.list_event_source_mappings()["EventSourceMappings"]}
     assert mappings == {out["IngestQueueArn"]: functions[f"{STACK}-on_upload"]["FunctionArn"],
@@ -557,6 +565,69 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
         [("ann-1", "rehearsal", 200), ("ann-1", "rehearsal", 204)]
     assert all(x["request_id"] for x in lines)
     assert not any(annotator in line or admin in line or "coordinates" in line for line in api.logs)
+
+
+class invoke_endpoint:
+    """Lambda's Invoke API for the API function's calls (moto's Lambda runs functions only in
+    Docker): each invocation runs the named function in its own container of this runtime."""
+
+    def __init__(self, runtime):
+        invocations = self.invocations = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                name = unquote(self.path.split("/functions/", 1)[1].split("/")[0]).rpartition(":")[2]
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                invocations.append((name, event))
+                body = json.dumps(runtime.container(name).invoke(event)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_deployed_api_has_images_and_masks_decoded_by_the_ingest_function(rehearsal, runtime):
+    """The API function has no numpy or Pillow: an import of objects nobody ingested yet (a
+    label mask here; nothing notified the queue) is decoded by the ingest_now function."""
+    bucket, s3 = rehearsal.outputs["DataBucket"], rehearsal.client("s3")
+    mask = np.zeros((24, 32), np.uint16)
+    mask[2:8, 3:9], mask[10:20, 12:30] = 1, 2
+    for name, pixels in (("image.png", None), ("annotation.png", mask)):
+        buffer = io.BytesIO()
+        if pixels is None:
+            buffer.write(_png(24, 32))
+        else:
+            Image.fromarray(pixels).save(buffer, format="PNG")
+        s3.put_object(Bucket=bucket, Key=f"uploads/masks/s1/{name}", Body=buffer.getvalue())
+    with invoke_endpoint(runtime) as lam:
+        call = caller(runtime.container(STACK, AWS_ENDPOINT_URL_LAMBDA=lam.url))
+        admin = rehearsal.admin_token()
+        call("POST", "/tasks", body={"id": "masks", "name": "Masks", "labels": ["nucleus"]},
+             token=admin, expect=201)
+        done = call("POST", "/tasks/{task_id}/imports", {"task_id": "masks"}, token=admin, expect=201,
+                    body={"samples": [{"id": "s1", "files": {
+                        "image.png": "uploads/masks/s1/image.png",
+                        "annotation.png": "uploads/masks/s1/annotation.png"}}]})
+        assert done["problems"] == {}, done
+        assert [name for name, _ in lam.invocations] == [f"{STACK}-ingest_now"]
+        sample = call("GET", "/tasks/{task_id}/samples/{sample_id}/view",
+                      {"task_id": "masks", "sample_id": "s1"}, token=admin)
+    assert (sample["media"]["image.png"]["width"], sample["media"]["image.png"]["height"]) == (32, 24)
+    features = sample["annotation"]["features"]
+    assert len(features) == 2 and {f["properties"]["label"] for f in features} == {"nucleus"}
 
 
 def test_deployed_package_accepts_identity_provider_tokens(rehearsal, runtime):

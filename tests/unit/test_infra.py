@@ -18,6 +18,8 @@ OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator
            "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
            "ExportQueue": "cloud-annotator-dev-export",
            "ExportQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-export",
+           "IngestFunction": "cloud-annotator-dev-ingest_now",
+           "IngestFunctionArn": "arn:aws:lambda:us-east-1:1:function:cloud-annotator-dev-ingest_now",
            "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6))}
 
 
