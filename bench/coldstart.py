@@ -130,7 +130,7 @@ def _missing(names_in_zip):
     """Requirements with no .dist-info in the package: chalice leaves out what it can neither
     download for Lambda nor build here (and reuses its cached zip without saying so again)."""
     dists = {n.split("-")[0].lower().replace("_", "-") for n in names_in_zip if n.endswith(".dist-info")}
-    wanted = [line.split("==")[0].strip() for line in
+    wanted = [line.split("==")[0].split("[")[0].strip() for line in
               (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#")]
     return [name for name in wanted if name.lower().replace("_", "-") not in dists]
 
