@@ -130,13 +130,12 @@ def ingested(objects: list[tuple[str, str, bool]]) -> dict:
     with ThreadPoolExecutor(max_workers=8) as pool:
         records = dict(zip(objects, pool.map(lambda o: _recorded(*o), objects)))
         missing = [o for o, record in records.items() if record is None]
-        if missing:
-            if config.INGEST_FUNCTION:
-                _invoke(config.INGEST_FUNCTION, {"objects": missing})
-            else:
-                ingest_objects(missing)
+        if missing and config.INGEST_FUNCTION:
+            _invoke(config.INGEST_FUNCTION, {"objects": missing})
             records.update(zip(missing, pool.map(lambda o: _recorded(*o) or {
                 "error": "it could not be made browser-ready: import it again"}, missing)))
+        elif missing:
+            records.update(zip(missing, pool.map(lambda o: ingest_object(*o), missing)))
     return records
 
 
