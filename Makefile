@@ -35,7 +35,7 @@ frontend:
 
 # Guardrails, in seconds: lint, types, import contracts (.importlinter) and the tests that start
 # nothing (no moto, no processes). A new test file of that kind belongs in PURE_TESTS.
-PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/unit/test_cli_layout.py \
+PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/test_storage_keys.py tests/unit/test_cli_layout.py \
 	tests/unit/test_cli_progress.py tests/unit/test_legacy_fields.py \
 	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py
 check: venv
