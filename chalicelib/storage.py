@@ -10,7 +10,8 @@ Every key the service writes is made by one function below (`upload_key`, `deriv
     annotations/<task_id>/<sample_id>/<name>.json  every version, pre-annotation, legacy session
     exports/<task_id>/<export_id>/...              an export's job record, work files, archive
 
-URLs are signed when a caller reads, never stored. Clients are created lazily (cold start)
+URLs are signed when a caller reads, never stored. Settings (config) are read when a function
+runs, never as a default argument at import. Clients are created lazily (cold start)
 and once per process under a lock: botocore clients are thread-safe, their creation is not.
 botocore directly, not boto3: boto3 would add its transfer manager (s3transfer) to every
 cold start, and nothing here uses it.
@@ -120,7 +121,8 @@ def missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
-def ensure_bucket(bucket: str = config.DATA_BUCKET) -> None:
+def ensure_bucket(bucket: str | None = None) -> None:
+    bucket = bucket or config.DATA_BUCKET
     try:
         _s3().head_bucket(Bucket=bucket)
     except ClientError:
@@ -140,8 +142,10 @@ class Stored:
     metadata: dict = field(default_factory=dict)
 
 
-def get(key: str, bucket: str = config.DATA_BUCKET, max_bytes: int | None = None) -> Stored | None:
-    """An object, None when there is none; over `max_bytes` its body is never read."""
+def get(key: str, bucket: str | None = None, max_bytes: int | None = None) -> Stored | None:
+    """An object (of the data bucket unless `bucket` is named), None when there is none; over
+    `max_bytes` its body is never read."""
+    bucket = bucket or config.DATA_BUCKET
     try:
         obj = _s3().get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
@@ -161,10 +165,10 @@ def get_bytes(key: str) -> bytes:
     return _s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
 
 
-def head(key: str, bucket: str = config.DATA_BUCKET) -> Stored | None:
+def head(key: str, bucket: str | None = None) -> Stored | None:
     """An object's ETag, size and metadata without its body; None when there is none."""
     try:
-        obj = _s3().head_object(Bucket=bucket, Key=key)
+        obj = _s3().head_object(Bucket=bucket or config.DATA_BUCKET, Key=key)
     except ClientError as exc:
         if missing(exc):
             return None
@@ -258,9 +262,10 @@ def abort_multipart(key: str, upload_id: str) -> None:
 
 # --- URLs for browsers ---------------------------------------------------------------------
 
-def presign_get(key: str, bucket: str = config.DATA_BUCKET) -> str:
+def presign_get(key: str, bucket: str | None = None) -> str:
     return _client("public").generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=config.PRESIGN_SECONDS)
+        "get_object", Params={"Bucket": bucket or config.DATA_BUCKET, "Key": key},
+        ExpiresIn=config.PRESIGN_SECONDS)
 
 
 def presign_put(key: str, metadata: dict[str, str] | None = None) -> str:
