@@ -11,8 +11,8 @@ from .auth import Principal
 from .errors import BadRequest, Conflict, NotFound
 from .models import Sample, Task, Version, sample_key
 from .ingest import imports
+from .schemas import SampleSpec, SamplesBody, parse
 from .storage import upload_key
-from .validation import SampleSpec, SamplesBody, parse
 
 
 def _input_names(task: Task) -> list[str]:

@@ -23,7 +23,7 @@ import urllib.request
 import jwt
 
 from .errors import Unauthorized, Unavailable
-from .validation import USER_ID
+from .ids import USER_ID
 
 ALGORITHMS = ["RS256"]
 JWKS_COOLDOWN_SECONDS = 30

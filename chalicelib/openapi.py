@@ -18,11 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel, TypeAdapter
 
 from . import samples
-from .ingest import uploads
-from .admin_routes import ImportBody, InviteBody
-from .exports.jobs import ExportOptions
-from .validation import (MAX_BODY_BYTES, DraftBody, LeaseBody, SampleId, SamplesBody, SubmitBody,
-                         TaskCreate, TaskFields, TaskId)
+from .ids import SampleId, TaskId
+from .schemas import (MAX_BODY_BYTES, DraftBody, ExportOptions, ImportBody, InviteBody, LeaseBody,
+                      SamplesBody, SubmitBody, TaskCreate, TaskFields, UploadsBody)
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 REF = "#/components/schemas/{model}"
@@ -202,7 +200,7 @@ OPERATIONS = {
     ("POST", "/tasks/{task_id}/uploads"): Op(
         "Presigned PUT URLs for files to upload (files already stored with the same checksum: "
         "status exists)", OWNER, shape({"uploads": array(ref("UploadPlan"))}),
-        uploads.UploadsBody),
+        UploadsBody),
     ("POST", "/tasks/{task_id}/imports"): Op(
         "Register samples from uploads, an import bucket or URLs, making browser-ready copies",
         OWNER, {"allOf": [ref("Registered"), shape({"problems": mapping(STR)})]}, ImportBody,

@@ -30,10 +30,11 @@ from urllib.parse import unquote_plus
 from botocore.session import get_session
 
 from .. import config, sources, storage
+from ..annotation_format import FeatureCollection
 from ..auth import Principal
 from ..errors import BadRequest, TooLarge
 from ..models import Sample, Task
-from ..validation import FeatureCollection, SampleSpec
+from ..schemas import SampleSpec
 
 # Lambda memory (512 MB, infra/deploy.py) is the bound: the file's bytes are held while
 # imaging.py decodes its first page (at most imaging.MAX_PIXELS).

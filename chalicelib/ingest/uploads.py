@@ -9,29 +9,9 @@ as signed `x-amz-meta-sha256` metadata so the next run can compare without downl
 Keys are storage.upload_key's: one folder per sample, per task.
 """
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated
-
-from pydantic import Field, StringConstraints
 
 from .. import storage
-from ..validation import FileName, SampleId, Strict
-
-MAX_FILES_PER_REQUEST = 1000
-# A single presigned PUT may carry up to 5 GB; beyond that S3 needs multipart.
-MAX_FILE_BYTES = 5 * 1024 ** 3
-
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class UploadFile(Strict):
-    sample_id: SampleId
-    name: FileName
-    size: Annotated[int, Field(ge=1, le=MAX_FILE_BYTES)]
-    sha256: Sha256
-
-
-class UploadsBody(Strict):
-    files: Annotated[list[UploadFile], Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)]
+from ..schemas import UploadFile, UploadsBody
 
 
 def plan(task_id: str, body: UploadsBody) -> list[dict]:

@@ -239,8 +239,8 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     lam, iam, out = rehearsal.client("lambda"), rehearsal.client("iam"), rehearsal.outputs
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert {n: (f["Handler"], f["Runtime"]) for n, f in functions.items()} == {
-        STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.admin_routes.on_upload", "python3.11"),
-        f"{STACK}-ingest_now": ("chalicelib.admin_routes.ingest_now", "python3.11"),
+        STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.routes.admin.on_upload", "python3.11"),
+        f"{STACK}-ingest_now": ("chalicelib.routes.admin.ingest_now", "python3.11"),
         f"{STACK}-on_export_message": ("chalicelib.routes.export.on_export_message", "python3.11")}
     # An export step holds a page of samples and an 8 MiB part, for up to 15 minutes.
     assert {n: f["MemorySize"] for n, f in functions.items()} == {
