@@ -5,7 +5,7 @@ from chalice import Chalice
 
 from chalicelib import request_log
 from chalicelib.http import framework_envelope
-from chalicelib.routes import admin, annotate, export, legacy, service, tasks
+from chalicelib.routes import admin, annotate, export, legacy, service, signin, tasks
 
 app = Chalice(app_name="cloud-annotator")
 request_log.install(app)
@@ -16,3 +16,4 @@ app.register_blueprint(annotate.blueprint)
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(legacy.blueprint, url_prefix="/legacy")
 app.register_blueprint(export.blueprint)
+app.register_blueprint(signin.blueprint)

@@ -142,6 +142,10 @@ class Op:
 OPERATIONS = {
     ("GET", "/health"): Op("Liveness check", ANYONE, shape({"status": {"const": "ok"}})),
     ("GET", "/openapi.json"): Op("This document", ANYONE, OBJECT),
+    ("GET", "/auth/config"): Op(
+        "The identity provider pages sign in with (authorization code + PKCE); issuer null: "
+        "sign-in is off", ANYONE, shape({"issuer": nullable(STR)},
+                                        {"client_id": nullable(STR), "scopes": STR})),
     # tasks
     ("GET", "/tasks"): Op("A page of the tasks the caller may see, oldest first, with counters",
                           SIGNED_IN, shape({"tasks": array(ref("Task")), "cursor": nullable(STR)}),
