@@ -94,7 +94,7 @@ def test_a_stack_user_pool_becomes_the_stages_identity_provider(tmp_path):
 def test_policy_grants_logs_of_this_stages_functions_only():
     logs, = [s for s in deploy.iam_policy(OUTPUTS)["Statement"] if s["Action"][0].startswith("logs:")]
     group = OUTPUTS["FunctionLogGroupArn"]
-    assert logs["Resource"] == [f"{group}:*", f"{group}-on_*:*"]
+    assert logs["Resource"] == [f"{group}:*", f"{group}-on_*:*", f"{group}-ingest_now:*"]
     # Stage names have no "_": another stage's functions ("dev-x", "dev-on") never match.
     for other in ("cloud-annotator-dev-x", "cloud-annotator-dev-on-on_upload"):
         assert not any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:1:log-group:/aws/lambda/{other}:log-stream:s",
