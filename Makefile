@@ -37,7 +37,8 @@ frontend:
 # nothing (no moto, no processes). A new test file of that kind belongs in PURE_TESTS.
 PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/unit/test_cli_layout.py \
 	tests/unit/test_cli_progress.py tests/unit/test_legacy_fields.py \
-	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py
+	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py \
+	tests/unit/test_http_retries.py
 check: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
