@@ -1,45 +1,19 @@
 """The one retry rule of the Python callers (annotator_cli.client.Http: CLI, tests, benches)
 against a real local HTTP server: what is repeated, after how long, and what is not."""
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json
 
 import pytest
 
 from annotator_cli import client as client_module
 from annotator_cli.client import ApiError, Client, Http
+from tests.local_server import LocalServer, scripted
 
 
-class Server:
-    """Answers each request with the next (status, Retry-After) of `answers` (the last repeats)."""
-
-    def __init__(self, answers):
-        self.answers, self.paths = list(answers), []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.paths.append(self.path)
-                status, retry_after = server.answers.pop(0) if len(server.answers) > 1 else server.answers[0]
-                body = (b'{"error": {"code": "busy", "message": "Try again."}}' if status >= 400
-                        else b'{"ok": true}')
-                self.send_response(status)
-                if retry_after is not None:
-                    self.send_header("Retry-After", str(retry_after))
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _answer(status, retry_after):
+    body = {"error": {"code": "busy", "message": "Try again."}} if status >= 400 else {"ok": True}
+    headers = {"Content-Type": "application/json",
+               **({"Retry-After": str(retry_after)} if retry_after is not None else {})}
+    return status, headers, json.dumps(body).encode()
 
 
 @pytest.fixture
@@ -55,7 +29,8 @@ def serve():
     servers = []
 
     def start(*answers):
-        servers.append(Server(answers))
+        """A server answering (status, Retry-After) after (status, Retry-After), the last repeating."""
+        servers.append(LocalServer(scripted([_answer(*a) for a in answers])))
         return servers[-1]
     yield start
     for server in servers:
@@ -66,7 +41,7 @@ def test_busy_and_rate_limited_answers_are_repeated_after_retry_after(serve, sle
     server = serve((503, 7), (429, 2), (200, None))
     http = Http(server.url, "t")
     assert http.call("GET", "/x").status_code == 200
-    assert len(server.paths) == 3 and http.retried == 2
+    assert len(server.requests) == 3 and http.retried == 2
     # Never sooner than the server asked; spread by at most half again.
     assert 7 <= slept[0] <= 10.5 and 2 <= slept[1] <= 3
 
@@ -75,7 +50,7 @@ def test_max_wait_caps_the_pause_and_the_last_answer_comes_back_as_it_came(serve
     server = serve((503, 30))
     answer = Http(server.url, "t", attempts=4, max_wait=0.2).call("GET", "/x")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
-    assert len(server.paths) == 4 and len(slept) == 3 and max(slept) <= 0.3
+    assert len(server.requests) == 4 and len(slept) == 3 and max(slept) <= 0.3
 
 
 def test_only_the_named_statuses_and_never_a_caller_mistake_are_repeated(serve, slept):
@@ -83,14 +58,14 @@ def test_only_the_named_statuses_and_never_a_caller_mistake_are_repeated(serve, 
     assert Http(limited.url, "t", statuses=(503,)).call("GET", "/x").status_code == 429
     refused = serve((400, None), (200, None))
     assert Http(refused.url, "t").call("GET", "/x").status_code == 400
-    assert len(limited.paths) == len(refused.paths) == 1 and slept == []
+    assert len(limited.requests) == len(refused.requests) == 1 and slept == []
 
 
 def test_one_attempt_for_one_call_sends_it_once(serve, slept):
     server = serve((503, 1), (200, None))
     http = Http(server.url, "t", attempts=20)
     assert http.call("GET", "/x", attempts=1).status_code == 503
-    assert len(server.paths) == 1 and slept == []
+    assert len(server.requests) == 1 and slept == []
     assert http.call("GET", "/x").status_code == 200  # the instance's rule again
 
 
