@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import boto3
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
+from tests.integration.client import User
 from tests.settings import HTTP_TIMEOUT
 
 ANNOTATE = str(Path(sys.executable).parent / "annotate")
@@ -49,22 +49,15 @@ def _save(path: Path, array, fmt, pages=1):
 
 def _claim_all(stack, task_id, token):
     """Claim and submit until nothing is left; returns {sample id: (decoded image, sample)}."""
-    headers = stack.auth(token)
+    user = User(stack, token)
     seen = {}
-    while True:
-        claimed = requests.post(f"{stack.api_url}/tasks/{task_id}/claim", headers=headers, timeout=HTTP_TIMEOUT)
-        if claimed.status_code == 204:
-            return seen
-        assert claimed.status_code == 200, claimed.text
-        sample, lease = claimed.json()["sample"], claimed.json()["lease"]
+    while (claimed := user.claim(task_id)) is not None:
+        sample = claimed["sample"]
         [url] = sample["files"].values()
         seen[sample["id"]] = (Image.open(io.BytesIO(requests.get(url, timeout=HTTP_TIMEOUT).content)), sample)
-        submitted = requests.post(
-            f"{stack.api_url}/tasks/{task_id}/samples/{sample['id']}/submit", headers=headers,
-            timeout=HTTP_TIMEOUT, json={"lease_id": lease["id"], "annotation": sample["annotation"] or
-                              {"type": "FeatureCollection", "features": []},
-                              "submission_id": uuid.uuid4().hex})
+        submitted = user.submit(task_id, claimed, sample["annotation"] or {"type": "FeatureCollection", "features": []})
         assert submitted.status_code == 200, submitted.text
+    return seen
 
 
 def test_every_command_has_help_with_an_example(cli):
