@@ -6,13 +6,16 @@ from tests.settings import HTTP_TIMEOUT
 from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
 
 
+# How tests call the API: like a well-behaved client, the same request again on 503 after
+# Retry-After (capped short: a test only wants the outcome); a 429 is an answer to look at.
+RETRY = {"timeout": HTTP_TIMEOUT, "attempts": 20, "statuses": (503,), "max_wait": 0.2}
+
+
 class User(Http):
-    """Like a well-behaved client: repeats the same request on 503 after Retry-After (capped
-    short: a test only wants the outcome); answers come back as requests.Response."""
+    """One annotator or admin; answers come back as requests.Response."""
 
     def __init__(self, stack, token):
-        super().__init__(stack.api_url, token, timeout=HTTP_TIMEOUT, attempts=20, statuses=(503,),
-                         max_wait=0.2)
+        super().__init__(stack.api_url, token, **RETRY)
 
     def claim(self, task):
         resp = self.call("POST", f"/tasks/{task}/claim")
