@@ -53,9 +53,10 @@ class Http:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, attempts: int | None = None,
-             **kw) -> requests.Response:
-        """`requests`' keywords (json, params, data, headers); retried as the class says
-        (`attempts` overrides the instance's for this call: 1 sends it once)."""
+             timeout: float | None = None, **kw) -> requests.Response:
+        """`requests`' keywords (json, params, data, headers); retried as the class says.
+        `attempts` and `timeout` override the instance's for this call (attempts=1: once)."""
+        kw["timeout"] = timeout or self.timeout
         for attempt in range((attempts or self.attempts) - 1):
             try:
                 response = self._once(method, path, kw)
@@ -72,7 +73,7 @@ class Http:
                            f"({exc.__class__.__name__}): is it running? check --api.") from None
 
     def _once(self, method: str, path: str, kw: dict) -> requests.Response:
-        return self.session.request(method, self.api_url + path, timeout=self.timeout, **kw)
+        return self.session.request(method, self.api_url + path, **kw)
 
     def _pause(self, seconds: float) -> None:
         self.retried += 1

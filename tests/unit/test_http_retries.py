@@ -64,7 +64,7 @@ def test_only_the_named_statuses_and_never_a_caller_mistake_are_repeated(serve, 
 def test_one_attempt_for_one_call_sends_it_once(serve, slept):
     server = serve((503, 1), (200, None))
     http = Http(server.url, "t", attempts=20)
-    assert http.call("GET", "/x", attempts=1).status_code == 503
+    assert http.call("GET", "/x", attempts=1, timeout=30).status_code == 503
     assert len(server.requests) == 1 and slept == []
     assert http.call("GET", "/x").status_code == 200  # the instance's rule again
 
