@@ -3,14 +3,13 @@
 Tokens are checked inside the routes, not by an API Gateway authorizer, so that 401/403
 answers carry CORS headers and the browser can show "your link expired".
 """
-import time
 from dataclasses import dataclass, field
 
 import jwt
 
-from . import oidc, request_log, signing_keys
+from . import clock, oidc, request_log, signing_keys
 from .errors import Unauthorized
-from .validation import USER_ID
+from .ids import USER_ID
 
 ALGORITHM = "HS256"
 # Checks run on every decoded token's claims; each raises Unauthorized to refuse it.
@@ -46,7 +45,7 @@ class Principal:
 def mint_token(sub: str, roles=(), email: str | None = None, tasks=None,
                ttl_seconds: int = DEFAULT_TTL, secret: str | None = None, **extra) -> str:
     """`secret` defaults to this stage's signing key; tools minting for a stage pass its key."""
-    now = int(time.time())
+    now = clock.now()
     claims = {"sub": sub, "roles": list(roles), "iat": now, "exp": now + ttl_seconds, **extra}
     if email:
         claims["email"] = email
@@ -60,8 +59,11 @@ def decode_token(token: str) -> Principal:
     if oidc.accepts(token):  # signed by the configured identity provider, not by us
         return Principal(**oidc.identity(token))
     try:
+        # Times are checked against clock.now() below, not PyJWT's own clock.
         claims = jwt.decode(token, signing_keys.verification_key(token), algorithms=[ALGORITHM],
-                            options={"require": ["sub", "exp"]})
+                            options={"require": ["sub", "exp"], "verify_exp": False,
+                                     "verify_iat": False, "verify_nbf": False})
+        _check_times(claims)
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Your token has expired: ask the task owner for a new link.",
                            code="token_expired") from None
@@ -76,6 +78,20 @@ def decode_token(token: str) -> Principal:
                      roles=tuple(claims.get("roles") or ()),
                      tasks=None if tasks is None else tuple(tasks), invite=claims.get("inv"),
                      claims=claims)
+
+
+def _check_times(claims: dict) -> None:
+    """PyJWT's checks of exp, iat and nbf (same errors), at the service's clock."""
+    now = clock.now()
+    try:
+        exp, iat, nbf = (int(claims.get(name, default))
+                         for name, default in (("exp", now + 1), ("iat", now), ("nbf", now)))
+    except (ValueError, TypeError, OverflowError):
+        raise jwt.DecodeError("exp, iat and nbf must be integers") from None
+    if exp <= now:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if iat > now or nbf > now:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (iat or nbf)")
 
 
 def _strings(value, most: int) -> bool:

@@ -14,7 +14,7 @@ from chalice import CORSConfig, Response
 from pynamodb.exceptions import PynamoDBException
 
 from .errors import ApiError, BadRequest, TooLarge, Unavailable
-from .validation import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
+from .schemas import MAX_BODY_BYTES, MAX_JSON_DEPTH, parse
 
 # A child of chalice's app logger: chalice sets that one to ERROR, which dropped the warnings here.
 log = logging.getLogger("cloud-annotator.http")
@@ -153,16 +153,15 @@ def answering(success, failure):
 
 
 # The native API: dicts become JSON 200s, errors {"error": {"code", "message"}}.
-api = answering(lambda result: result, ApiError.body)
+native_envelope = answering(lambda result: result, ApiError.body)
 
 
 def router(target, wrap=None):
     """`route(path, methods=[...])` for an app or a blueprint: every route answers browsers on
-    other origins, reads any Content-Type, and answers through `wrap` (default: `api`, the
-    native envelope)."""
+    other origins, reads any Content-Type, and answers through `wrap` (default: `native_envelope`)."""
     def route(path, **kwargs):
         def register(view):
-            return target.route(path, **ROUTE_OPTIONS, **kwargs)((wrap or api)(view))
+            return target.route(path, **ROUTE_OPTIONS, **kwargs)((wrap or native_envelope)(view))
         return register
     return route
 

@@ -5,7 +5,7 @@ under `derived/<bucket>/<key>/`: `display.png` (8-bit, same size), `thumbnail.pn
 `ingest.json` (the metadata, or the reason the file was refused). The original is never
 touched. The record is keyed by the object's ETag, so running it twice costs one HEAD and one
 GET of the record: deployed, the S3 upload notification (through an SQS queue to
-admin_routes.on_upload) does the work as soon as a file lands and the import route finds it
+routes.admin.on_upload) does the work as soon as a file lands and the import route finds it
 done; locally (chalice local fires no S3 events) the import route does it itself. Either way
 no sample is registered without it.
 
@@ -23,10 +23,11 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from . import config, sources, storage
+from .annotation_format import FeatureCollection
 from .auth import Principal
 from .errors import BadRequest, TooLarge
 from .models import Sample, Task
-from .validation import FeatureCollection, SampleSpec
+from .schemas import SampleSpec
 
 # Lambda memory (512 MB, infra/deploy.py) is the bound: the file's bytes are held while
 # imaging.py decodes its first page (at most imaging.MAX_PIXELS).

@@ -16,9 +16,8 @@ from pynamodb.expressions.condition import size
 from . import auth, clock
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .models import Invite, Task
-from .validation import MAX_ANNOTATORS
+from .schemas import MAX_ANNOTATORS
 
-MAX_INVITES_PER_REQUEST = 100
 MAX_INVITES_PER_TASK = 2000
 
 

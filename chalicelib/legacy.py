@@ -11,8 +11,9 @@ from urllib.parse import unquote
 
 from .errors import BadRequest
 from .models import Task
-from .validation import (MAX_BODY_BYTES, SAMPLE_ID, FeatureCollection, TaskCreate,
-                         TaskFields, parse)
+from .annotation_format import FeatureCollection
+from .ids import SAMPLE_ID
+from .schemas import MAX_BODY_BYTES, TaskCreate, TaskFields, parse
 from . import storage
 
 # original name -> ours

@@ -11,7 +11,7 @@ from .auth import Principal
 from .errors import BadRequest, Conflict, NotFound
 from .models import Sample, Task, Version, sample_key
 from .uploads import upload_key
-from .validation import SampleSpec, SamplesBody, parse
+from .schemas import SampleSpec, SamplesBody, parse
 
 
 def _input_names(task: Task) -> list[str]:

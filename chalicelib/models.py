@@ -24,9 +24,21 @@ from pynamodb.transactions import TransactWrite
 from . import config
 
 
+class _SettingsMeta(type):
+    """Table name and region read from config when PynamoDB first uses them, not at import."""
+    table: str
+
+    @property
+    def table_name(cls) -> str:
+        return config.TABLE_PREFIX + cls.table
+
+    @property
+    def region(cls) -> str:
+        return config.REGION
+
+
 def _meta(name: str):
-    return type("Meta", (), {"table_name": config.TABLE_PREFIX + name, "region": config.REGION,
-                             "billing_mode": "PAY_PER_REQUEST"})
+    return _SettingsMeta("Meta", (), {"table": name, "billing_mode": "PAY_PER_REQUEST"})
 
 
 class Task(Model):

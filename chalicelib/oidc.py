@@ -8,27 +8,35 @@ Configured by the environment; without OIDC_ISSUER it is off:
   OIDC_GROUPS_CLAIM  the claim listing the user's groups (default `groups`; Cognito:
                      `cognito:groups`)
   OIDC_ADMIN_GROUPS  comma-separated groups whose members get the admin role
+  OIDC_SCOPES        what the pages ask for when they sign people in (GET /auth/config)
 
 Only RS256 with the provider's published keys is accepted (no HS256 "signed" with a public key,
 no `none`). The key set is cached and fetched again when a token names a key not in it, at most
-every JWKS_COOLDOWN_SECONDS. A user is named by `sub` and, only if the provider says it verified
-it (`email_verified`), by `email`: a task's annotators and owners may list either.
+every JWKS_COOLDOWN_SECONDS.
+
+Who the user is (user_id): their email when the provider says it verified it (`email_verified`),
+so a person invited by email (invite tokens are named by the email) who later signs in is the
+same annotator, with the same leases, drafts and counts; otherwise `<issuer>#<sub>`, so a
+provider's `sub` can never pass for an invite's email or a name the service's own tokens use.
 """
 import json
 import os
 import threading
 import urllib.error
 import urllib.request
+from typing import Any
 
 import jwt
 
 from .errors import Unauthorized, Unavailable
-from .validation import USER_ID
+from .ids import USER_ID
 
 ALGORITHMS = ["RS256"]
 JWKS_COOLDOWN_SECONDS = 30
 # One bound for every call to the provider, well inside the Lambda's 30 s.
 FETCH_TIMEOUT_SECONDS = 10
+# What the pages ask the provider for unless OIDC_SCOPES says otherwise.
+DEFAULT_SCOPES = "openid email profile"
 
 _lock = threading.Lock()
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
@@ -37,6 +45,21 @@ _jwks_urls: dict[str, str] = {}
 
 def issuer() -> str | None:
     return os.environ.get("OIDC_ISSUER") or None
+
+
+def public_config() -> dict[str, Any]:
+    """What a page needs to offer "Sign in" (authorization code + PKCE: no secret). The API
+    checks the tokens, so the pages learn from it where to send people."""
+    iss = issuer()
+    if not iss:
+        return {"issuer": None}
+    return {"issuer": iss, "client_id": os.environ.get("OIDC_AUDIENCE"),
+            "scopes": os.environ.get("OIDC_SCOPES") or DEFAULT_SCOPES}
+
+
+def user_id(iss: str, sub: str, verified_email: str | None) -> str:
+    """The name leases, versions and counts record (see the module's docstring)."""
+    return verified_email or f"{iss}#{sub}"
 
 
 def accepts(token: str) -> bool:
@@ -94,14 +117,15 @@ def identity(token: str) -> dict:
     except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
         raise Unauthorized(f"The sign-in token is not valid ({exc}): sign in again.",
                            code="invalid_token") from None
-    if not isinstance(claims["sub"], str) or not USER_ID.match(claims["sub"]):
-        raise Unauthorized("The sign-in token's sub must be 1-256 printable characters.",
-                           code="invalid_token")
-    groups = claims.get(os.environ.get("OIDC_GROUPS_CLAIM") or "groups")
-    admin_groups = {g.strip() for g in os.environ.get("OIDC_ADMIN_GROUPS", "").split(",") if g.strip()}
-    is_admin = isinstance(groups, list) and bool(admin_groups.intersection(map(str, groups)))
     verified = claims.get("email_verified") in (True, "true")
     email = claims.get("email") if verified and isinstance(claims.get("email"), str) and \
         USER_ID.match(claims["email"]) else None
-    return {"sub": claims["sub"], "email": email, "roles": ("admin",) if is_admin else (),
+    name = user_id(iss, claims["sub"], email) if isinstance(claims["sub"], str) else ""
+    if not USER_ID.match(name):
+        raise Unauthorized("The sign-in token's issuer and sub together must be 1-256 printable "
+                           "characters: ask the service's admin.", code="invalid_token")
+    groups = claims.get(os.environ.get("OIDC_GROUPS_CLAIM") or "groups")
+    admin_groups = {g.strip() for g in os.environ.get("OIDC_ADMIN_GROUPS", "").split(",") if g.strip()}
+    is_admin = isinstance(groups, list) and bool(admin_groups.intersection(map(str, groups)))
+    return {"sub": name, "email": email, "roles": ("admin",) if is_admin else (),
             "tasks": None, "claims": claims}

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter
 
-from . import samples, uploads
-from .admin_routes import ImportBody, InviteBody
-from .exports.jobs import ExportOptions
-from .validation import (MAX_BODY_BYTES, DraftBody, LeaseBody, SampleId, SamplesBody, SubmitBody,
-                         TaskCreate, TaskFields, TaskId)
+from . import samples
+from .ids import SampleId, TaskId
+from .schemas import (MAX_BODY_BYTES, DraftBody, ExportOptions, ImportBody, InviteBody, LeaseBody,
+                      SamplesBody, SubmitBody, TaskCreate, TaskFields, UploadsBody)
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 REF = "#/components/schemas/{model}"
@@ -143,6 +142,10 @@ class Op:
 OPERATIONS = {
     ("GET", "/health"): Op("Liveness check", ANYONE, shape({"status": {"const": "ok"}})),
     ("GET", "/openapi.json"): Op("This document", ANYONE, OBJECT),
+    ("GET", "/auth/config"): Op(
+        "The identity provider pages sign in with (authorization code + PKCE); issuer null: "
+        "sign-in is off", ANYONE, shape({"issuer": nullable(STR)},
+                                        {"client_id": nullable(STR), "scopes": STR})),
     # tasks
     ("GET", "/tasks"): Op("A page of the tasks the caller may see, oldest first, with counters",
                           SIGNED_IN, shape({"tasks": array(ref("Task")), "cursor": nullable(STR)}),
@@ -201,7 +204,7 @@ OPERATIONS = {
     ("POST", "/tasks/{task_id}/uploads"): Op(
         "Presigned PUT URLs for files to upload (files already stored with the same checksum: "
         "status exists)", OWNER, shape({"uploads": array(ref("UploadPlan"))}),
-        uploads.UploadsBody),
+        UploadsBody),
     ("POST", "/tasks/{task_id}/imports"): Op(
         "Register samples from uploads, an import bucket or URLs, making browser-ready copies",
         OWNER, {"allOf": [ref("Registered"), shape({"problems": mapping(STR)})]}, ImportBody,

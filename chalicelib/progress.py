@@ -1,6 +1,6 @@
 """A task's progress, exact at any moment without a scan of its samples.
 
-`progress` (GET /tasks/{id}/progress, the task view) reads one row per annotator of the task
+`full` (GET /tasks/{id}/progress, the task view) reads one row per annotator of the task
 and counts the fully leased samples on the dispatch index: O(annotators + live leases), never
 O(samples). Submits answer `after_submit` instead, which reads nothing.
 
@@ -30,7 +30,7 @@ def after_submit(task: Task, receipt, user: str) -> dict:
     return {**out, "by_annotator": {user: {"submitted": receipt.submitted}}}
 
 
-def progress(task: Task, only: str | None = None) -> dict:
+def full(task: Task, only: str | None = None) -> dict:
     """`only`: show just this user's own count (what an annotator may see of the others)."""
     t = clock.now()
     members = list(Member.query(task.task_id, consistent_read=True))

@@ -10,7 +10,7 @@ from .models import Sample, Task, Version, sample_key
 from .samples import signed_files
 
 
-def view(task: Task, sample_id: str, version: int | None) -> dict:
+def owner_view(task: Task, sample_id: str, version: int | None) -> dict:
     try:
         sample = Sample.get(task.task_id, sample_id)
     except DoesNotExist:

@@ -10,7 +10,8 @@ from . import clock, sources, storage
 from .errors import BadRequest, Conflict, NotFound, Unavailable
 from .leases import as_dict, dispatch_key, status
 from .models import Sample, Task, Version, sample_key, transaction
-from .validation import SAMPLE_ID, SamplesBody
+from .ids import SAMPLE_ID
+from .schemas import SamplesBody
 
 TX_ITEMS = 100  # DynamoDB's limit of items per transaction
 

@@ -8,15 +8,17 @@ from . import clock, invites, storage, uploads
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .models import Member, Sample, Task, Version, sample_key, task_and_member
-from .validation import DEFAULT_CLIENT_CONFIG, TaskCreate, TaskFields
+from .schemas import TaskCreate, TaskFields
 
+DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_type": "polygon",
+                         "draw_freehand": True, "draw_edge_color": "#0BF737"}
 # Settings that decide dispatch order and completeness: fixed once samples exist.
 FIXED_ONCE_FILLED = ("sampling", "annotations_per_sample")
-PUBLIC_FIELDS = ("name", "description", "instructions", "labels", "client_config", "sampling",
-                 "annotations_per_sample", "lease_seconds", "min_completion_time",
-                 "sample_visibility", "tags", "input_files", "target_files", "created_at")
+# A task as answered: every field an admin may set (schemas.TaskFields, stored under the same
+# name on models.Task), and who created it when. A new TaskFields field is answered by itself.
+ANSWERED_FIELDS = (*TaskFields.model_fields, "created_by", "created_at")
 # Who else works on a task, and where its files come from: for its owners and admins only.
-OWNER_FIELDS = ("annotators", "owners", "sources", "created_by")
+OWNER_FIELDS = frozenset({"annotators", "owners", "sources", "created_by"})
 # Fields only an admin may set: they open data outside the task's own prefix.
 ADMIN_FIELDS = ("sources",)
 
@@ -185,7 +187,7 @@ def delete(task: Task, confirm: str | None) -> None:
 
 def to_json(task: Task, progress: dict | None = None, full: bool = True) -> dict:
     """`full`: with the owner-only fields (the caller owns the task or is an admin)."""
-    shown = PUBLIC_FIELDS + (OWNER_FIELDS if full else ())
+    shown = (f for f in ANSWERED_FIELDS if full or f not in OWNER_FIELDS)
     out = {"id": task.task_id, **{f: getattr(task, f) for f in shown}}
     if progress is not None:
         out["progress"] = progress

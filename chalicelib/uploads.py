@@ -10,30 +10,11 @@ Keys are `uploads/<task_id>/<sample_id>/<file name>`: one folder per sample, as 
 original system's layout, and per task so owners of one task cannot overwrite another's.
 """
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated
 
 from botocore.exceptions import ClientError
-from pydantic import Field, StringConstraints
 
 from . import config, storage
-from .validation import FileName, SampleId, Strict
-
-MAX_FILES_PER_REQUEST = 1000
-# A single presigned PUT may carry up to 5 GB; beyond that S3 needs multipart.
-MAX_FILE_BYTES = 5 * 1024 ** 3
-
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class UploadFile(Strict):
-    sample_id: SampleId
-    name: FileName
-    size: Annotated[int, Field(ge=1, le=MAX_FILE_BYTES)]
-    sha256: Sha256
-
-
-class UploadsBody(Strict):
-    files: Annotated[list[UploadFile], Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)]
+from .schemas import UploadFile, UploadsBody
 
 
 def upload_key(task_id: str, sample_id: str, name: str) -> str:

@@ -26,6 +26,12 @@ def find_distribution(cloudfront, name: str) -> dict | None:
     return None
 
 
+def site_url(session, app: str, stage: str) -> str | None:
+    """The site's address, once its distribution exists."""
+    summary = find_distribution(session.client("cloudfront"), site_name(app, stage))
+    return summary and f"https://{summary['DomainName']}"
+
+
 def _access_control(cloudfront, name: str, create: bool) -> str | None:
     for item in cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items", []):
         if item["Name"] == name:

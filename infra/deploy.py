@@ -1,6 +1,7 @@
 """Deploy one stage to AWS in one command: `make deploy STAGE=dev` (or `python infra/deploy.py dev`).
 
-1. CloudFormation stack from infra/template.yaml: tables, buckets, ingest queue.
+1. CloudFormation stack from infra/template.yaml: tables, buckets, queues, alarms, and with
+   `--user-pool on` a Cognito user pool as the identity provider (kept on later deploys).
 2. The token key set: an SSM SecureString, created once per stage, never in the repository, in
    a file or in the Lambda's configuration (the Lambda reads it at run time: signing_keys.py).
 3. The site's CloudFront distribution (infra/cdn.py), found again by name on later deploys.
@@ -37,6 +38,10 @@ SITE = ROOT / "frontend" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 LOG_DAYS = 30
+# The template's ApiRateLimitedAlarm watches this metric (namespace "<app>/<stage>").
+RATE_LIMITED_METRIC = "RateLimited"
+# What a Cognito user pool's ID tokens carry (the template's SignInAdmins group).
+USER_POOL_SIGN_IN = {"OIDC_GROUPS_CLAIM": "cognito:groups", "OIDC_ADMIN_GROUPS": "admins"}
 # Lambda's Python runtime has these; the package need not carry them.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 # Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
@@ -46,10 +51,13 @@ CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; c
 
 
 def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
-    """The .chalice/config.json the Lambda is deployed with. Every value a string."""
+    """The .chalice/config.json the Lambda is deployed with. Every value a string. The stack's
+    user pool, when it has one, is the identity provider (else the stage's OIDC_* settings)."""
     base = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    sign_in = {"OIDC_ISSUER": outputs["SignInIssuer"], "OIDC_AUDIENCE": outputs["SignInClientId"],
+               **USER_POOL_SIGN_IN} if "SignInIssuer" in outputs else {}
     env = {**base.get("environment_variables", {}),
-           **base["stages"].get(stage, {}).get("environment_variables", {}),
+           **base["stages"].get(stage, {}).get("environment_variables", {}), **sign_in,
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
            "INGEST_QUEUE": outputs["IngestQueue"], "EXPORT_QUEUE": outputs["ExportQueue"],
            "JWT_SECRET_PARAMETER": outputs["KeysParameter"],
@@ -65,9 +73,13 @@ def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
 
 
 def iam_policy(outputs: dict, import_buckets=()) -> dict:
-    """Only what the code calls: its tables (and their indexes), its bucket, its queue, logs,
-    and read access to the buckets admins may register images from without copying."""
+    """Only what the code calls: its tables (and their indexes), its bucket, its queue, its
+    functions' logs, and read access to the buckets admins may register images from without
+    copying. Every resource is this stage's: no two stages share a grant."""
     tables = outputs["TableArns"].split(",")
+    # The API function's log group and its handlers' (`-on_upload`...; stage names have no "_",
+    # so no other stage's function matches). keep_logs creates the groups: no CreateLogGroup.
+    logs = outputs["FunctionLogGroupArn"]
     bucket = f"arn:aws:s3:::{outputs['DataBucket']}"
     imports = [arn for b in import_buckets for arn in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")]
     return {"Version": "2012-10-17", "Statement": [
@@ -86,8 +98,8 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
             "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:GetQueueAttributes"]},
         {"Effect": "Allow", "Resource": outputs["KeysParameterArn"], "Action": ["ssm:GetParameter"]},
-        {"Effect": "Allow", "Resource": "arn:aws:logs:*:*:*", "Action": [
-            "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
+        {"Effect": "Allow", "Resource": [f"{logs}:*", f"{logs}-on_*:*"], "Action": [
+            "logs:CreateLogStream", "logs:PutLogEvents"]},
     ]}
 
 
@@ -110,14 +122,27 @@ def render_build(stage: str, outputs: dict, build: Path, import_buckets=()) -> P
 
 # --- AWS steps (rehearsed against moto by tests/deploy/) ------------------------------------
 
-def deploy_stack(session, stage: str, app: str, browser_origins=("*",), alarm_email: str = "") -> dict:
+def sign_in_urls(site_url: str | None) -> list[str]:
+    """Where the user pool may send people back: both pages (a placeholder before the site exists)."""
+    return [f"{site_url}/", f"{site_url}/admin.html"] if site_url else ["https://localhost/"]
+
+
+def deploy_stack(session, stage: str, app: str, browser_origins=("*",), alarm_email: str = "",
+                 user_pool: bool | None = None, site_url: str | None = None) -> dict:
+    """user_pool None keeps what the stack has (off for a new one): a deploy that forgets the
+    option must not take the sign-in away."""
     cfn = session.client("cloudformation")
     name = f"{app}-{stage}"
+    previous = stack_parameters(cfn, name)
+    pool = (previous or {}).get("UserPool", "false") if user_pool is None else str(user_pool).lower()
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
               {"ParameterKey": "AppName", "ParameterValue": app},
               {"ParameterKey": "BrowserOrigins", "ParameterValue": ",".join(browser_origins)},
-              {"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email}]
-    exists = stack_outputs(cfn, name) is not None
+              {"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email},
+              {"ParameterKey": "UserPool", "ParameterValue": pool},
+              {"ParameterKey": "SignInUrls", "ParameterValue": ",".join(
+                  sign_in_urls(site_url if pool == "true" else None))}]
+    exists = previous is not None
     try:
         if exists:
             cfn.update_stack(StackName=name, TemplateBody=TEMPLATE.read_text(), Parameters=params)
@@ -131,13 +156,22 @@ def deploy_stack(session, stage: str, app: str, browser_origins=("*",), alarm_em
     return stack_outputs(cfn, name)
 
 
-def stack_outputs(cfn, name: str) -> dict | None:
-    """The stack's outputs; None when there is no such stack."""
+def _stack_values(cfn, name: str, kind: str) -> dict | None:
+    """The stack's "Parameters" or "Outputs" as a dict; None when there is no such stack."""
     try:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     except cfn.exceptions.ClientError:
         return None
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    key = kind.removesuffix("s")  # ParameterKey/ParameterValue, OutputKey/OutputValue
+    return {v[f"{key}Key"]: v[f"{key}Value"] for v in stack.get(kind, [])}
+
+
+def stack_parameters(cfn, name: str) -> dict | None:
+    return _stack_values(cfn, name, "Parameters")
+
+
+def stack_outputs(cfn, name: str) -> dict | None:
+    return _stack_values(cfn, name, "Outputs")
 
 
 def key_set(session, outputs: dict) -> list[str]:
@@ -202,6 +236,15 @@ def keep_logs(session, function_names, days: int) -> None:
         logs.put_retention_policy(logGroupName=group, retentionInDays=days)
 
 
+def count_rate_limited(session, function_name: str, namespace: str) -> None:
+    """A metric of the API's own 429 answers (`rate_limited`: its access lines' status), for the
+    template's alarm. The stage's throttling answers before the function: that is 4XXError."""
+    session.client("logs").put_metric_filter(
+        logGroupName=f"/aws/lambda/{function_name}", filterName="rate-limited",
+        filterPattern="{ $.status = 429 }", metricTransformations=[{
+            "metricName": RATE_LIMITED_METRIC, "metricNamespace": namespace, "metricValue": "1"}])
+
+
 def throttle_api(session, rest_api_id: str, stage: str, rate: float, burst: int) -> None:
     """Every route of the stage: `rate` requests per second, bursts of `burst`; beyond, 429."""
     session.client("apigateway").update_stage(restApiId=rest_api_id, stageName=stage, patchOperations=[
@@ -260,15 +303,25 @@ def main(argv=None) -> None:
                         help="API requests allowed in a burst (default 100)")
     parser.add_argument("--alarm-email", default="",
                         help="send the stage's alarms (5xx, throttles, failed ingests) here")
+    parser.add_argument("--user-pool", choices=["on", "off"], default=None,
+                        help="a Cognito user pool as the pages' sign-in (default: as the stage "
+                             "has it; off for a new stage)")
     parser.add_argument("--build-dir", type=Path, default=None,
                         help="chalice's project folder and deployment state "
                              "(default infra/.build/STAGE)")
     args = parser.parse_args(argv)
     session = boto3.Session(region_name=args.region)
-    outputs = deploy_stack(session, args.stage, args.app, args.browser_origin or ("*",),
-                           args.alarm_email)
+    known_site = cdn.site_url(session, args.app, args.stage)  # None before the first deploy
+
+    def stack(site_url):
+        return deploy_stack(session, args.stage, args.app, args.browser_origin or ("*",),
+                            args.alarm_email, None if args.user_pool is None else args.user_pool == "on",
+                            site_url)
+    outputs = stack(known_site)
     keys = key_set(session, outputs)
     site = cdn.ensure_site(session, args.app, args.stage, outputs["SiteBucket"])
+    if "SignInClientId" in outputs and site["SiteUrl"] != known_site:
+        outputs = stack(site["SiteUrl"])  # the site is new: the user pool may now send people to it
     build = render_build(args.stage, outputs, args.build_dir or ROOT / "infra" / ".build" / args.stage,
                          args.import_bucket)
     deployed = chalice_deploy(session, build, args.stage)
@@ -277,6 +330,7 @@ def main(argv=None) -> None:
     throttle_api(session, api["rest_api_id"], args.stage, args.rate_limit, args.burst_limit)
     keep_logs(session, [r["lambda_arn"].rpartition(":")[2] for r in deployed
                         if r["resource_type"] == "lambda_function"], LOG_DAYS)
+    count_rate_limited(session, f"{args.app}-{args.stage}", f"{args.app}/{args.stage}")
     api_url = api["rest_api_url"].rstrip("/")
     if not args.skip_site:
         publish_site(session, outputs["SiteBucket"], site["DistributionId"], api_url)

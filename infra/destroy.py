@@ -2,9 +2,9 @@
 
 Undoes infra/deploy.py in reverse: the API, its functions, roles and queue subscription
 (`chalice delete`, from the build folder's deployment state), the site's CloudFront
-distribution and objects, then the stack. The template retains the tables and the data bucket,
-and the token keys go with them: all three stay unless --delete-data is given. `prod` is
-refused unless --allow-prod is given too.
+distribution and objects, then the stack. The template retains the tables, the data bucket and
+the sign-in user pool (when the stage has one), and the token keys go with them: all of it stays
+unless --delete-data is given. `prod` is refused unless --allow-prod is given too.
 """
 import argparse
 import os
@@ -43,8 +43,10 @@ def retained(session, app: str, stage: str) -> dict:
     prefix = f"{app}-{stage}-"
     tables = [t for page in session.client("dynamodb").get_paginator("list_tables").paginate()
               for t in page["TableNames"] if t.startswith(prefix)]
+    pools = [p["Id"] for page in session.client("cognito-idp").get_paginator("list_user_pools")
+             .paginate(MaxResults=60) for p in page["UserPools"] if p["Name"] == f"{app}-{stage}"]
     return {"tables": tables, "bucket": f"{prefix}data-{account}",
-            "keys": f"/{app}/{stage}/jwt-keys"}
+            "keys": f"/{app}/{stage}/jwt-keys", "user_pools": pools}
 
 
 def delete_data(session, kept: dict) -> None:
@@ -61,6 +63,9 @@ def delete_data(session, kept: dict) -> None:
         ssm.delete_parameter(Name=kept["keys"])
     except ssm.exceptions.ParameterNotFound:
         pass
+    idp = session.client("cognito-idp")
+    for pool in kept["user_pools"]:  # its domain went with the stack
+        idp.delete_user_pool(UserPoolId=pool)
 
 
 def main(argv=None) -> None:
@@ -73,7 +78,8 @@ def main(argv=None) -> None:
     parser.add_argument("--build-dir", type=Path, default=None,
                         help="the folder deploy.py used (default infra/.build/STAGE)")
     parser.add_argument("--delete-data", action="store_true",
-                        help="also delete the tables, the data bucket and the token keys")
+                        help="also delete the tables, the data bucket, the token keys and "
+                             "the sign-in user pool (its accounts)")
     parser.add_argument("--allow-prod", action="store_true", help="needed to remove prod")
     args = parser.parse_args(argv)
     if args.stage == "prod" and not args.allow_prod:
@@ -96,7 +102,9 @@ def main(argv=None) -> None:
         print(f"Removed {name} and its data.")
     else:
         print(f"Removed {name}. Kept: tables {', '.join(kept['tables']) or '(none)'}, bucket "
-              f"{kept['bucket']}, keys {kept['keys']} (--delete-data removes them).")
+              f"{kept['bucket']}, keys {kept['keys']}"
+              + "".join(f", user pool {pool}" for pool in kept["user_pools"])
+              + " (--delete-data removes them).")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Export jobs: the options a caller may ask for, the job record, and the queue.
+"""Export jobs: the options a caller asked for (schemas.ExportOptions), the job record, and the queue.
 
 A job record is a JSON object in the data bucket at `exports/<task_id>/<export_id>/job.json`,
 next to everything the worker writes for it, so deleting a task's `exports/` prefix (tasks.py)
@@ -8,28 +8,16 @@ route (creating it) and the worker (one step at a time, in order) write it.
 import json
 import secrets
 import threading
-import time
-from typing import Literal
 
 from botocore.exceptions import ClientError
 from botocore.session import get_session
-from pydantic import Field
 
-from .. import config, storage
+from .. import clock, config, storage
 from ..errors import BadRequest, NotFound
 from ..models import Task
-from ..validation import Label, Strict, parse
+from ..schemas import ExportOptions, parse
 
-FORMATS = ("geojson", "masks", "coco", "all")
 LISTED = 20  # exports shown by GET /tasks/{id}/exports, newest first
-
-
-class ExportOptions(Strict):
-    format: Literal[FORMATS] = "all"  # type: ignore[valid-type]
-    versions: Literal["latest", "all"] = "latest"
-    status: Literal["completed", "all"] = "completed"
-    labels: list[Label] | None = Field(default=None, max_length=255)
-    images: bool = True  # copy the input images into the geojson layout
 
 
 def parse_options(task: Task, data: dict) -> ExportOptions:
@@ -55,7 +43,7 @@ def _record_key(task_id: str, export_id: str) -> str:
 
 def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
     """Store a queued job and queue its first step."""
-    t = time.time()
+    t = clock.now_exact()
     # Sortable by creation time, so listing newest first needs no record reads.
     export_id = f"{int(t * 1000):013d}-{secrets.token_hex(3)}"
     job = {"id": export_id, "task_id": task.task_id, "status": "queued",
@@ -71,7 +59,7 @@ def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
 
 
 def save(job: dict) -> None:
-    job["updated_at"] = time.time()
+    job["updated_at"] = clock.now_exact()
     storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=_record_key(job["task_id"], job["id"]),
                             Body=json.dumps(job).encode(), ContentType="application/json")
 

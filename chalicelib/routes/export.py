@@ -6,42 +6,40 @@ devstack/export_worker.py polls the same queue in moto and calls this same funct
 """
 import json
 
-from chalice import Blueprint
-
 from .. import config, progress, tasks
-from ..auth import principal_from_request
 from ..exports import jobs
 from ..http import json_object, json_response, router
+from . import Routes
 
-bp = Blueprint(__name__)
+blueprint = Routes(__name__)
 
 
-route = router(bp)
+route = router(blueprint)
 
 
 @route("/tasks/{task_id}/exports", methods=["POST"])
 def start_export(task_id):
-    who = principal_from_request(bp.current_request)
+    who = blueprint.caller()
     task = tasks.owned(who, task_id)
-    options = jobs.parse_options(task, json_object(bp.current_request, empty={}))
-    job = jobs.create(task, options, who.sub, progress.progress(task))
+    options = jobs.parse_options(task, json_object(blueprint.current_request, empty={}))
+    job = jobs.create(task, options, who.sub, progress.full(task))
     return json_response({"export_id": job["id"], "status": job["status"]}, 202)
 
 
 @route("/tasks/{task_id}/exports", methods=["GET"])
 def list_exports(task_id):
-    tasks.owned(principal_from_request(bp.current_request), task_id)
+    tasks.owned(blueprint.caller(), task_id)
     return {"exports": jobs.recent(task_id)}
 
 
 @route("/tasks/{task_id}/exports/{export_id}", methods=["GET"])
 def get_export(task_id, export_id):
-    tasks.owned(principal_from_request(bp.current_request), task_id)
+    tasks.owned(blueprint.caller(), task_id)
     return jobs.to_json(jobs.load(task_id, export_id))
 
 
 # One message per invocation: a step may take minutes, and a failure retries only its own step.
-@bp.on_sqs_message(queue=config.EXPORT_QUEUE, batch_size=1)
+@blueprint.on_sqs_message(queue=config.EXPORT_QUEUE, batch_size=1)
 def on_export_message(event):
     from ..exports import worker  # numpy and Pillow: kept off the API's cold start
     for record in event:

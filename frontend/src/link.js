@@ -2,7 +2,7 @@
 // The token travels in the fragment so it never reaches a server log; once read it is kept in
 // sessionStorage (per tab, gone when the tab closes) and wiped from the address bar.
 
-const TOKEN_KEY = "annotator.token";
+export const TOKEN_KEY = "annotator.token";
 
 export function readLink(loc = window.location) {
   const params = new URLSearchParams(loc.search);

@@ -3,8 +3,10 @@
 import "./style.css";
 import { Api, ApiError } from "./api.js";
 import { Annotator } from "./annotator.js";
-import { loadSiteConfig, readLink, restartOnNewLink, tokenClaims } from "./link.js";
+import { TOKEN_KEY, loadSiteConfig, readLink, restartOnNewLink } from "./link.js";
 import { unsentWork } from "./localstore.js";
+import { signInState, userId } from "./signin.js";
+import { noTokenScreen, showAccount, signInFailedScreen } from "./ui/account.js";
 import { banner } from "./ui/header.js";
 import { showPicker } from "./ui/picker.js";
 import { screenForError, showScreen } from "./ui/screens.js";
@@ -15,14 +17,18 @@ const DEFAULT_KAIBU_TIMEOUT_MS = 20000;
 async function boot() {
   restartOnNewLink();
   const root = document.getElementById("app");
-  const link = readLink();
-  if (!link.token) return showScreen(root, "notoken");
   let config;
   try {
     config = await loadSiteConfig();
   } catch (e) {
     return showScreen(root, "error", { message: `The site is not configured: ${e.message}` });
   }
+  // Back from the identity provider: this finishes the sign-in (its token then reads as a link's).
+  const signin = await signInState(config.apiUrl, TOKEN_KEY);
+  if (signin.error) return showScreen(root, ...signInFailedScreen(signin.error, signin.provider));
+  const link = readLink();
+  if (!link.token) return showScreen(root, "notoken", noTokenScreen(signin.provider));
+  showAccount(link.token, TOKEN_KEY);
   const api = new Api(config.apiUrl, link.token, {
     // One quick failure is a blip not worth a banner; a request that hung has already kept them waiting.
     onRetry: (attempt, e) =>
@@ -42,7 +48,7 @@ async function boot() {
       root,
       api,
       task,
-      me: tokenClaims(link.token).sub,
+      me: userId(link.token),
       viewer,
       kaibuUrl: config.kaibuUrl || DEFAULT_KAIBU_URL,
       kaibuTimeoutMs: config.kaibuTimeoutMs || DEFAULT_KAIBU_TIMEOUT_MS,

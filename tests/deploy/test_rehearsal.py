@@ -10,6 +10,9 @@ What moto does not build, checked by reading infra/template.yaml instead:
 - its CloudFormation applies only BucketEncryption of an AWS::S3::Bucket: versioning, lifecycle,
   CORS, the public access block and the upload notification exist only in the template;
 - it has no AWS::SQS::QueuePolicy (S3's right to notify the ingest queue);
+- it has no AWS::CloudWatch::Alarm, and no AWS::Cognito::* at all: the optional user pool
+  (`--user-pool on`, off by default) cannot be created here, so the rehearsal deploys without it
+  and checks the pool, its app client and their wiring into the stage's environment by reading;
 - it never runs a function (its Lambda needs Docker): tests/deploy/lambda_runtime.py does.
 """
 import base64
@@ -202,7 +205,7 @@ def test_data_bucket_settings(rehearsal):
         "Principal"] == {"Service": "s3.amazonaws.com"}
     retained = {name for name, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
     assert retained == {"TasksTable", "SamplesTable", "MembersTable", "VersionsTable",
-                        "InvitesTable", "DataBucket"}
+                        "InvitesTable", "DataBucket", "SignInUserPool"}
 
 
 def test_key_set_is_made_once_and_kept_out_of_every_file_and_the_environment(rehearsal):
@@ -226,7 +229,7 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     lam, iam, out = rehearsal.client("lambda"), rehearsal.client("iam"), rehearsal.outputs
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert {n: (f["Handler"], f["Runtime"]) for n, f in functions.items()} == {
-        STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.admin_routes.on_upload", "python3.11"),
+        STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.routes.admin.on_upload", "python3.11"),
         f"{STACK}-on_export_message": ("chalicelib.routes.export.on_export_message", "python3.11")}
     # An export step holds a page of samples and an 8 MiB part, for up to 15 minutes.
     assert {n: f["MemorySize"] for n, f in functions.items()} == {
@@ -236,9 +239,11 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     stage_resources = {*tables, *(f"{t}/index/*" for t in tables),
                        f"arn:aws:s3:::{out['DataBucket']}", f"arn:aws:s3:::{out['DataBucket']}/*",
                        out["IngestQueueArn"], out["ExportQueueArn"], out["KeysParameterArn"],
-                       "arn:aws:logs:*:*:*"}
+                       f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}:*",
+                       f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}-on_*:*"}
     for function in functions.values():
         role = function["Role"].rpartition("/")[2]
+        assert role.startswith(f"{STACK}-")  # its own role (chalice: <app>-<stage>-<function>)
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
         assert len(policies) == 1
         document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
@@ -247,7 +252,7 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
         named = {res for s in document["Statement"]
                  for res in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
         assert named == stage_resources
-        assert all(STACK in res or f"/{APP}/{STAGE}/" in res for res in named - {"arn:aws:logs:*:*:*"})
+        assert all(STACK in res or f"/{APP}/{STAGE}/" in res for res in named)  # no other stage's
     mappings = {m["EventSourceArn"]: m["FunctionArn"]
                 for m in lam.list_event_source_mappings()["EventSourceMappings"]}
     assert mappings == {out["IngestQueueArn"]: functions[f"{STACK}-on_upload"]["FunctionArn"],
@@ -287,12 +292,53 @@ def test_logs_are_kept_a_month_and_alarms_watch_what_was_deployed(rehearsal):
     resources = yaml.load(deploy.TEMPLATE.read_text(), Loader=CfnLoader)["Resources"]
     alarms = {r["Properties"]["MetricName"]: {d["Name"]: d["Value"].replace("${AppName}", APP)
                                               .replace("${Stage}", STAGE) if isinstance(d["Value"], str) else d["Value"]
-                                              for d in r["Properties"]["Dimensions"]}
+                                              for d in r["Properties"].get("Dimensions", [])}
               for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     api, = rehearsal.client("apigateway").get_rest_apis()["items"]
-    assert alarms["5XXError"] == {"ApiName": api["name"], "Stage": STAGE}
+    assert alarms["5XXError"] == alarms["4XXError"] == {"ApiName": api["name"], "Stage": STAGE}
+    # The API's own 429s: a metric filter on its log group feeds the alarm's metric.
+    rate_limited, = [r["Properties"] for r in resources.values()
+                     if r["Properties"].get("MetricName") == deploy.RATE_LIMITED_METRIC]
+    # moto keeps each put of a filter (AWS replaces one of the same name): two deploys, two
+    # copies; they must be one filter.
+    filters = logs.describe_metric_filters(logGroupName=f"/aws/lambda/{STACK}")["metricFilters"]
+    metric_filter, = {json.dumps(f, sort_keys=True) for f in filters}
+    metric_filter = json.loads(metric_filter)
+    assert metric_filter["filterName"] == "rate-limited"
+    transformation, = metric_filter["metricTransformations"]
+    assert metric_filter["filterPattern"] == "{ $.status = 429 }"
+    assert (transformation["metricNamespace"], transformation["metricName"]) == (
+        rate_limited["Namespace"].replace("${AppName}", APP).replace("${Stage}", STAGE), "RateLimited")
     rehearsal.client("lambda").get_function(FunctionName=alarms["Throttles"]["FunctionName"])
     assert alarms["ApproximateNumberOfMessagesVisible"] == {"QueueName": "IngestDeadLetters.QueueName"}
+
+
+def test_user_pool_is_off_by_default_and_read_from_the_template(rehearsal):
+    """moto has no Cognito: the pool is checked by reading the template (see the docstring)."""
+    stack, = rehearsal.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["UserPool"] == "false"
+    assert "SignInIssuer" not in rehearsal.outputs
+    for function in rehearsal.client("lambda").list_functions()["Functions"]:
+        assert not any(k.startswith("OIDC_") for k in function["Environment"]["Variables"])
+    template = yaml.load(deploy.TEMPLATE.read_text(), Loader=CfnLoader)
+    resources = template["Resources"]
+    cognito = {name: r for name, r in resources.items() if r["Type"].startswith("AWS::Cognito::")}
+    assert {r["Type"] for r in cognito.values()} == {
+        "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolDomain",
+        "AWS::Cognito::UserPoolGroup"}
+    assert all(r["Condition"] == "CreateUserPool" for r in cognito.values())
+    assert template["Parameters"]["UserPool"]["Default"] == "false"
+    client = resources["SignInClient"]["Properties"]
+    # A public client for the pages' code flow with PKCE: no secret, no implicit flow.
+    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
+    assert {"openid", "email"} <= set(client["AllowedOAuthScopes"])
+    assert client["CallbackURLs"] == client["LogoutURLs"] == "${SignInUrls}"
+    assert resources["SignInAdmins"]["Properties"]["GroupName"] == deploy.USER_POOL_SIGN_IN["OIDC_ADMIN_GROUPS"]
+    assert resources["SignInUserPool"]["DeletionPolicy"] == "Retain"  # accounts are data
+    outputs = template["Outputs"]
+    assert outputs["SignInIssuer"]["Condition"] == outputs["SignInClientId"]["Condition"] == "CreateUserPool"
+    assert outputs["SignInIssuer"]["Value"] == \
+        "https://cognito-idp.${AWS::Region}.amazonaws.com/${SignInUserPool}"
 
 
 def test_site_is_uploaded_with_types_and_cache_headers_behind_its_distribution(rehearsal):
@@ -567,6 +613,9 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     refused = rehearsal.run("destroy.py", "prod", check=False)
     assert refused.returncode == 2 and "--allow-prod" in refused.stderr
 
+    # The user pool a stage deployed with --user-pool on keeps (moto's CloudFormation cannot
+    # make it: made here as the stack would have left it).
+    pool = rehearsal.client("cognito-idp").create_user_pool(PoolName=STACK)["UserPool"]["Id"]
     kept = rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build))
     left = inventory_after_removal(rehearsal)
     assert left["functions"] == left["apis"] == left["distributions"] == left["mappings"] == []
@@ -576,11 +625,12 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     assert left["tables"] == [t for t in rehearsal.before_second["tables"] if not t.endswith("-submissions")]
     assert rehearsal.outputs["DataBucket"] in left["buckets"]
     assert left["parameters"] == [rehearsal.outputs["KeysParameter"]]
-    assert "--delete-data" in kept.stdout
+    assert "--delete-data" in kept.stdout and f"user pool {pool}" in kept.stdout
 
     rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build), "--delete-data")
     left = inventory_after_removal(rehearsal)
     assert left["tables"] == left["buckets"] == left["parameters"] == []
+    assert rehearsal.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
 
 
 def inventory_after_removal(r: Rehearsal) -> dict:

@@ -1,6 +1,7 @@
 """The deploy path that can be checked without an AWS account: the template is valid
 CloudFormation that creates exactly the tables the models use, and the rendered chalice
 config and IAM policy name this stage's resources."""
+import fnmatch
 import json
 import subprocess
 import sys
@@ -18,7 +19,8 @@ OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator
            "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
            "ExportQueue": "cloud-annotator-dev-export",
            "ExportQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-export",
-           "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6))}
+           "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6)),
+           "FunctionLogGroupArn": "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/cloud-annotator-dev"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -70,3 +72,29 @@ def test_rendered_build_has_stage_config_and_least_privilege_policy(tmp_path):
     assert not any(a == "*" or a.endswith(":*") for s in policy["Statement"] for a in s["Action"])
     assert (build / "app.py").exists() and (build / "chalicelib" / "leases.py").exists()
     assert not (build / "tests").exists() and not (build / "devstack").exists()
+
+
+def test_a_stack_user_pool_becomes_the_stages_identity_provider(tmp_path):
+    """Off by default (no OIDC_* at all); with the template's user pool outputs the Lambda
+    accepts its ID tokens, admins by the pool's group."""
+    plain = deploy.stage_config("dev", OUTPUTS)["stages"]["dev"]["environment_variables"]
+    assert not any(k.startswith("OIDC_") for k in plain)
+    pool = {**OUTPUTS, "SignInIssuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab",
+            "SignInClientId": "client-1"}
+    env = deploy.stage_config("dev", pool)["stages"]["dev"]["environment_variables"]
+    assert {k: v for k, v in env.items() if k.startswith("OIDC_")} == {
+        "OIDC_ISSUER": pool["SignInIssuer"], "OIDC_AUDIENCE": "client-1",
+        "OIDC_GROUPS_CLAIM": "cognito:groups", "OIDC_ADMIN_GROUPS": "admins"}
+    assert deploy.sign_in_urls("https://d1.cloudfront.net") == [
+        "https://d1.cloudfront.net/", "https://d1.cloudfront.net/admin.html"]
+
+
+def test_policy_grants_logs_of_this_stages_functions_only():
+    logs, = [s for s in deploy.iam_policy(OUTPUTS)["Statement"] if s["Action"][0].startswith("logs:")]
+    group = OUTPUTS["FunctionLogGroupArn"]
+    assert logs["Resource"] == [f"{group}:*", f"{group}-on_*:*"]
+    # Stage names have no "_": another stage's functions ("dev-x", "dev-on") never match.
+    for other in ("cloud-annotator-dev-x", "cloud-annotator-dev-on-on_upload"):
+        assert not any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:1:log-group:/aws/lambda/{other}:log-stream:s",
+                                           pattern) for pattern in logs["Resource"])
+    assert fnmatch.fnmatchcase(f"{group}-on_upload:log-stream:s", logs["Resource"][1])

@@ -37,17 +37,30 @@ def refused(token, code="invalid_token"):
 def test_valid_token_names_the_user_and_maps_admin_groups(provider):
     who = decode_token(provider.token(sub="u-1", email="alice@lab.org", email_verified=True,
                                       **{"cognito:groups": ["lab-admins", "x"]}))
-    assert (who.sub, who.email, who.is_admin, who.tasks) == ("u-1", "alice@lab.org", True, None)
-    assert who.names() == {"u-1", "alice@lab.org"}
+    # A verified email is the user id: the same person as an invite to that email.
+    assert (who.sub, who.email, who.is_admin, who.tasks) == ("alice@lab.org", "alice@lab.org", True, None)
+    assert who.names() == {"alice@lab.org"}
     plain = decode_token(provider.token(sub="u-2", **{"cognito:groups": ["students"]}))
-    assert (plain.is_admin, plain.email) == (False, None)
+    assert (plain.sub, plain.is_admin, plain.email) == (f"{provider.issuer}#u-2", False, None)
     assert provider.jwks_requests == 1  # the key set is cached
 
 
 def test_unverified_email_does_not_name_the_user(provider):
     for verified in (False, "false", None):
         extra = {} if verified is None else {"email_verified": verified}
-        assert decode_token(provider.token(email="boss@lab.org", **extra)).email is None
+        who = decode_token(provider.token(sub="u-3", email="boss@lab.org", **extra))
+        assert (who.sub, who.email) == (f"{provider.issuer}#u-3", None)
+
+
+def test_a_sub_can_never_pass_for_an_email_or_a_local_name(provider, monkeypatch):
+    """Invite tokens are named by their email and the service's own tokens by any sub: a
+    provider's sub is prefixed by its issuer, so it names neither."""
+    for sub in ("ann@lab.org", "admin"):
+        who = decode_token(provider.token(sub=sub))
+        assert who.names() == {f"{provider.issuer}#{sub}"}
+    monkeypatch.setenv("OIDC_ISSUER", provider.issuer + "/" + "x" * 250)
+    monkeypatch.setenv("OIDC_JWKS_URL", f"{provider.issuer}/jwks")
+    refused(provider.token(issuer=provider.issuer + "/" + "x" * 250))  # too long a name: 401
 
 
 def test_expired_wrong_audience_and_wrong_issuer_are_refused(provider):
@@ -61,7 +74,7 @@ def test_a_key_published_later_is_fetched_once_and_an_unknown_kid_is_refused(pro
     monkeypatch.setattr(oidc, "JWKS_COOLDOWN_SECONDS", 0)
     decode_token(provider.token())
     provider.add_key("k2")  # the provider rotates
-    assert decode_token(provider.token(kid="k2", sub="bob")).sub == "bob"
+    assert decode_token(provider.token(kid="k2", sub="bob")).sub == f"{provider.issuer}#bob"
     assert provider.jwks_requests == 2
     provider.add_key("never-published", publish=False)
     refused(provider.token(kid="never-published"))
@@ -106,3 +119,21 @@ def test_provider_users_through_the_api(provider, api):
     assert claimed["sample"]["id"] == "s0"
     status, data = api.call("POST", "/tasks/idp/claim", user=None, token=stranger)
     assert status in (403, 404) and data["error"]["code"]
+
+
+def test_an_invited_email_and_the_same_verified_email_signed_in_are_one_annotator(provider, api):
+    api.make_task("same", n_samples=3, annotators=[])
+    [invite] = api.ok("POST", "/tasks/same/invites", 201, body={"emails": ["ann@lab.org"]})["invites"]
+    by_link = api.ok("POST", "/tasks/same/claim", user=None, token=invite["token"])
+    signed_in = provider.token(sub="u-9", email="ann@lab.org", email_verified=True)
+    again = api.ok("POST", "/tasks/same/claim", user=None, token=signed_in)
+    assert again["lease"] == by_link["lease"]  # her lease, not a second sample
+
+
+def test_auth_config_tells_anyone_the_provider_and_nothing_when_off(provider, api, monkeypatch):
+    assert api.ok("GET", "/auth/config", user=None, token="") == {
+        "issuer": provider.issuer, "client_id": AUDIENCE, "scopes": "openid email profile"}
+    monkeypatch.setenv("OIDC_SCOPES", "openid email")
+    assert api.ok("GET", "/auth/config", user=None, token="")["scopes"] == "openid email"
+    monkeypatch.delenv("OIDC_ISSUER")
+    assert api.ok("GET", "/auth/config", user=None, token="") == {"issuer": None}

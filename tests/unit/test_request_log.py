@@ -55,7 +55,7 @@ def test_retryable_backend_failures_are_logged_with_the_request(api, lines, monk
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "Query")
     api.make_task("busy", n_samples=0)
-    monkeypatch.setattr(progress, "progress", throttled)
+    monkeypatch.setattr(progress, "full", throttled)
     assert api.call("GET", "/tasks/busy/progress")[0] == 503
     warning, = [x for x in lines() if x["level"] == "WARNING"]
     assert "ThrottlingException" in warning["message"]

@@ -4,10 +4,12 @@
 import { Api } from "../api.js";
 import { labelColors, taskLabels } from "../labels.js";
 import { loadSiteConfig, tokenClaims, tokenFromLink } from "../link.js";
+import { signInState, signOut } from "../signin.js";
 import { h } from "../ui/dom.js";
 import { setupExports } from "./exports.js";
 import { fieldErrors, showFieldErrors } from "./fielderrors.js";
 import { showSample } from "./sampleview.js";
+import { offerSignIn } from "./signin.js";
 import { entriesFromDrop, entryFor, uploadEntries } from "./upload.js";
 
 const TOKEN_KEY = "admin.token";
@@ -402,18 +404,13 @@ function tokenName(token) {
   return claims.email || claims.sub || "admin";
 }
 
-function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
-  window.location.replace(window.location.pathname + window.location.search);
-}
-
 async function start(apiUrl, token) {
   state.api = new Api(apiUrl, token);
   $("#login").hidden = true;
   $("#main").hidden = false;
   $("#who").textContent = tokenName(token);
   $("#account").hidden = false;
-  $("#sign-out").addEventListener("click", signOut);
+  $("#sign-out").addEventListener("click", () => signOut(TOKEN_KEY));
   $("#detail-close").addEventListener("click", closeDetail);
   $("#settings-edit").addEventListener("click", () => state.task && edit(state.task));
   $("#sample-view-close").addEventListener("click", closeSample);
@@ -437,8 +434,10 @@ async function start(apiUrl, token) {
 
 (async () => {
   const { apiUrl } = await loadSiteConfig();
+  const signin = await signInState(apiUrl, TOKEN_KEY); // back from the identity provider?
   const token = tokenFromLink(TOKEN_KEY);
   if (token) return start(apiUrl, token);
+  offerSignIn($("#login"), signin);
   $("#login").hidden = false;
   $("#login-token").focus();
   $("#login").addEventListener("submit", (e) => {

@@ -2,6 +2,7 @@
 // what the person can do about it, in plain words.
 
 import { h, mount } from "./dom.js";
+import { signedIn, signInAgain } from "../signin.js";
 import { banner } from "./header.js";
 
 // Line icons (24x24, stroked) drawn inline: emoji fonts are not everywhere.
@@ -100,6 +101,14 @@ export function screenForError(error, { unsent, retry, choose }) {
   const kind = screenForStatus(error.status);
   const tryAgain = { label: "Try again", onclick: retry, primary: true };
   const kept = unsent ? " Your unsent work is kept on this device and will be sent when you open the new link in this tab." : "";
+  if (kind === 401 && signedIn()) {
+    const keptHere = unsent ? " Your unsent work is kept on this device and will be sent once you are signed in again." : "";
+    return [kind, {
+      title: "Your sign-in has expired",
+      text: `Sign in again to go on.${keptHere}`,
+      actions: [{ label: "Sign in again", onclick: signInAgain, primary: true }],
+    }];
+  }
   if (kind === 401) {
     const expired = error.code === "token_expired";
     return [kind, {

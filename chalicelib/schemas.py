@@ -1,25 +1,25 @@
-"""Request bodies and the annotation format, as pydantic models.
+"""Request bodies, as pydantic models: every body a route reads is validated by one of these.
 
-Annotations are GeoJSON FeatureCollections in Kaibu's convention: pixel coordinates on a map
-with extent [0, 0, W, H], x = column, y = H - row. Limits (documented in the README):
-MAX_BODY_BYTES per request, MAX_FEATURES features and MAX_VERTICES positions per annotation.
+The annotation inside drafts, submits and registrations is annotation_format.FeatureCollection;
+ids and names are the shapes in ids.py. Limits (documented in the README, Limits) are checked
+here, before anything is stored; parse() turns any problem into a 400 naming the field.
 """
 import json
-import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       ValidationError, field_validator, model_validator)
 
+from .annotation_format import FeatureCollection
 from .errors import BadRequest, TooLarge
+from .ids import FileName, Label, Name, SampleId, TaskId, Text
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 32
-MAX_FEATURES = 10_000
-MAX_VERTICES = 250_000
 MAX_SAMPLES_PER_REQUEST = 1000
-# Pixel coordinates beyond this are mistakes (images are at most a few 10,000 px wide).
-MAX_COORDINATE = 1e7
+# Ingest runs inside the request: keep each import small enough to finish well within
+# API Gateway's 29 s even when the upload notification ingested nothing beforehand.
+MAX_IMPORT_SAMPLES = 100
 # A task is one DynamoDB item (at most 400 KB): every field that can grow is bounded so that
 # all of them at their limits still fit.
 MAX_CLIENT_CONFIG_BYTES = 16 * 1024
@@ -28,126 +28,20 @@ MAX_OWNERS = 50
 MAX_TAGS = 50
 MAX_LABELS = 200
 MAX_SOURCES = 20
-
-TaskId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-# A user id (a token's sub, or email) is stored as a DynamoDB key and shown to owners:
-# printable, at most 256 characters.
-USER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
-SAMPLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-SampleId = Annotated[str, StringConstraints(pattern=SAMPLE_ID.pattern)]
-FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[str, StringConstraints(max_length=10_000)]
-
-DEFAULT_CLIENT_CONFIG = {"draw_enable": True, "draw_label": "cell", "draw_shape_type": "polygon",
-                         "draw_freehand": True, "draw_edge_color": "#0BF737"}
+MAX_INVITES_PER_REQUEST = 100
+DEFAULT_INVITE_SECONDS = 14 * 24 * 3600
+MAX_FILES_PER_REQUEST = 1000
+# A single presigned PUT may carry up to 5 GB; beyond that S3 needs multipart.
+MAX_FILE_BYTES = 5 * 1024 ** 3
+EXPORT_FORMATS = ("geojson", "masks", "coco", "all")
 
 
-# Every model sets defer_build: schemas are built when a model first validates, not at import,
-# so a cold Lambda builds only the models its first request uses.
+class RequestModel(BaseModel):
+    """A request body or a part of one: a field it does not declare is refused, not ignored.
 
-
-class Strict(BaseModel):
+    defer_build: schemas are built when a model first validates, not at import, so a cold
+    Lambda builds only the models its first request uses."""
     model_config = ConfigDict(defer_build=True, extra="forbid")
-
-
-# --- GeoJSON -------------------------------------------------------------------------------
-
-def _position(p) -> list[float]:
-    if not isinstance(p, (list, tuple)) or len(p) not in (2, 3):
-        raise ValueError("a position must be [x, y] (pixels)")
-    # Compared, not converted: float(10**400) would overflow; NaN and infinities fail too.
-    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and
-               -MAX_COORDINATE <= c <= MAX_COORDINATE for c in p):
-        raise ValueError(f"coordinates must be finite numbers within ±{MAX_COORDINATE:.0e} pixels")
-    return list(p)
-
-
-def _line(coords, minimum: int) -> list:
-    if not isinstance(coords, list) or len(coords) < minimum:
-        raise ValueError(f"needs at least {minimum} positions")
-    return [_position(p) for p in coords]
-
-
-def _ring(coords) -> list:
-    ring = _line(coords, 4)
-    if ring[0][:2] != ring[-1][:2]:
-        raise ValueError("polygon rings must be closed: the last position must equal the first")
-    return ring
-
-
-def _polygon(coords) -> list:
-    if not isinstance(coords, list) or not coords:
-        raise ValueError("a polygon needs at least one ring")
-    return [_ring(r) for r in coords]
-
-
-def _many(coords, one) -> list:
-    if not isinstance(coords, list) or not coords:
-        raise ValueError("needs at least one member")
-    return [one(c) for c in coords]
-
-
-_GEOMETRY = {
-    "Point": _position,
-    "MultiPoint": lambda c: _many(c, _position),
-    "LineString": lambda c: _line(c, 2),
-    "Polygon": _polygon,
-    "MultiPolygon": lambda c: _many(c, _polygon),
-}
-
-
-def _count_positions(coords) -> int:
-    if coords and isinstance(coords[0], (int, float)):
-        return 1
-    return sum(_count_positions(c) for c in coords)
-
-
-class Geometry(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-    type: Literal["Point", "MultiPoint", "LineString", "Polygon", "MultiPolygon"]
-    coordinates: Any
-
-    @model_validator(mode="after")
-    def _shape(self):
-        self.coordinates = _GEOMETRY[self.type](self.coordinates)
-        return self
-
-
-class Properties(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="allow")  # Kaibu keeps style and ids here
-    label: Label
-
-
-class Feature(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="allow")
-    type: Literal["Feature"]
-    geometry: Geometry
-    properties: Properties
-
-
-class FeatureCollection(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="allow")
-    type: Literal["FeatureCollection"]
-    features: list[Feature]
-
-    @field_validator("features", mode="before")
-    @classmethod
-    def _not_too_many(cls, v):
-        if isinstance(v, list) and len(v) > MAX_FEATURES:
-            raise TooLarge(f"An annotation may hold at most {MAX_FEATURES} features; "
-                           f"this one has {len(v)}. Split the work or simplify the shapes.",
-                           code="annotation_too_large")
-        return v
-
-    @model_validator(mode="after")
-    def _not_too_many_vertices(self):
-        n = sum(_count_positions(f.geometry.coordinates) for f in self.features)
-        if n > MAX_VERTICES:
-            raise TooLarge(f"An annotation may hold at most {MAX_VERTICES} positions; this one has "
-                           f"{n}. Simplify freehand shapes.", code="annotation_too_large")
-        return self
 
 
 # --- tasks ---------------------------------------------------------------------------------
@@ -168,7 +62,7 @@ def _s3_prefix(uri: str) -> str:
 S3Prefix = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_s3_prefix)]
 
 
-class TaskFields(Strict):
+class TaskFields(RequestModel):
     """What an admin may set on a task; PATCH takes any subset."""
     name: Name | None = None
     description: Text | None = None
@@ -195,10 +89,10 @@ class TaskCreate(TaskFields):
     id: TaskId | None = None
 
 
-# --- samples -------------------------------------------------------------------------------
+# --- samples, uploads, imports -------------------------------------------------------------
 
-def _file_ref(v: str) -> str:
-    if v.startswith("https://"):
+def _file_ref(v: str, imported: bool = False) -> str:
+    if v.startswith("https://") or (imported and v.startswith("s3://")):
         if len(v) > 2048:
             raise ValueError("URLs may be at most 2048 characters")
         return v
@@ -209,7 +103,10 @@ def _file_ref(v: str) -> str:
     return v
 
 
-class SampleSpec(Strict):
+# A sample to register: its files are keys in the data bucket or https:// URLs. (Comments, not
+# docstrings: a docstring would become the schema's description in docs/openapi.json.)
+class SampleSpec(RequestModel):
+    IMPORTED: ClassVar[bool] = False
     id: SampleId
     files: Annotated[dict[FileName, str], Field(min_length=1, max_length=32)]
     annotation: FeatureCollection | None = None
@@ -217,10 +114,15 @@ class SampleSpec(Strict):
     @field_validator("files")
     @classmethod
     def _refs(cls, files):
-        return {name: _file_ref(ref) for name, ref in files.items()}
+        return {name: _file_ref(ref, cls.IMPORTED) for name, ref in files.items()}
 
 
-class SamplesBody(Strict):
+# A sample to import: its files may also be s3://<import bucket>/<key> (sources.resolve).
+class ImportSpec(SampleSpec):
+    IMPORTED: ClassVar[bool] = True
+
+
+class SamplesBody(RequestModel):
     samples: Annotated[list[SampleSpec], Field(min_length=1, max_length=MAX_SAMPLES_PER_REQUEST)]
 
     @field_validator("samples", mode="before")
@@ -240,16 +142,34 @@ class SamplesBody(Strict):
         return self
 
 
+class ImportBody(RequestModel):
+    samples: Annotated[list[ImportSpec], Field(min_length=1, max_length=MAX_IMPORT_SAMPLES)]
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class UploadFile(RequestModel):
+    sample_id: SampleId
+    name: FileName
+    size: Annotated[int, Field(ge=1, le=MAX_FILE_BYTES)]
+    sha256: Sha256
+
+
+class UploadsBody(RequestModel):
+    files: Annotated[list[UploadFile], Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)]
+
+
 # --- annotator loop ------------------------------------------------------------------------
 
 LeaseId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class LeaseBody(Strict):
+class LeaseBody(RequestModel):
     lease_id: LeaseId
 
 
-class DraftBody(Strict):
+class DraftBody(RequestModel):
     lease_id: LeaseId
     annotation: FeatureCollection
 
@@ -257,6 +177,25 @@ class DraftBody(Strict):
 class SubmitBody(DraftBody):
     submission_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,100}$")]
     next: bool = False  # also claim the caller's next sample: one request per image instead of two
+
+
+# --- invites, exports ----------------------------------------------------------------------
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class InviteBody(RequestModel):
+    emails: Annotated[list[Email], Field(min_length=1, max_length=MAX_INVITES_PER_REQUEST)]
+    expires_in: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = DEFAULT_INVITE_SECONDS
+
+
+class ExportOptions(RequestModel):
+    format: Literal[EXPORT_FORMATS] = "all"  # type: ignore[valid-type]
+    versions: Literal["latest", "all"] = "latest"
+    status: Literal["completed", "all"] = "completed"
+    labels: list[Label] | None = Field(default=None, max_length=255)
+    images: bool = True  # copy the input images into the geojson layout
 
 
 M = TypeVar("M", bound=BaseModel)
