@@ -477,11 +477,13 @@ def capacity(wire, sizes, claims, submits):
     return rru, wru
 
 
-def cost_per_1000(wire, sizes, claims, submits, handler_seconds, memory_mb, image_gets_per_claim):
-    """USD per 1,000 completed annotations (claim + submit each), from counted requests."""
+def cost_per_1000(wire, sizes, claims, submits, handler_seconds, memory_mb, image_gets_per_claim,
+                  invocations=None):
+    """USD per 1,000 completed annotations, from counted requests. `invocations`: API requests
+    (default a claim and a submit each; fewer when submits carry `next`)."""
     scale = 1000 / submits
     rru, wru = capacity(wire, sizes, claims, submits)
-    invocations = claims + submits
+    invocations = invocations or claims + submits
     gb_seconds = sum(handler_seconds) * memory_mb / 1024
     s3_put = sum(v["requests"] for k, v in wire["s3"].items() if k in ("PUT", "POST", "COPY"))
     s3_get = sum(v["requests"] for k, v in wire["s3"].items() if k not in ("PUT", "POST", "COPY", "DELETE"))
