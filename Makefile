@@ -38,7 +38,8 @@ frontend:
 PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/test_storage_keys.py tests/unit/test_cli_layout.py \
 	tests/unit/test_cli_progress.py tests/unit/test_legacy_fields.py \
 	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py \
-	tests/unit/test_task_fields.py tests/unit/test_clock_and_settings.py tests/unit/test_schemas.py
+	tests/unit/test_task_fields.py tests/unit/test_clock_and_settings.py tests/unit/test_schemas.py \
+	tests/unit/test_http_retries.py
 check: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
