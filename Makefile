@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 venv: $(STAMP)
 
 # Reinstall only when a requirements file changed since the last install.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-worker.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -35,10 +35,11 @@ frontend:
 
 # Guardrails, in seconds: lint, types, import contracts (.importlinter) and the tests that start
 # nothing (no moto, no processes). A new test file of that kind belongs in PURE_TESTS.
-PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/unit/test_cli_layout.py \
+PURE_TESTS := tests/test_masks.py tests/test_imaging.py tests/test_storage_keys.py tests/unit/test_cli_layout.py \
 	tests/unit/test_cli_progress.py tests/unit/test_legacy_fields.py \
 	tests/unit/test_architecture_doc.py tests/unit/test_cli_upload_retries.py \
 	tests/unit/test_task_fields.py tests/unit/test_clock_and_settings.py tests/unit/test_schemas.py \
+	tests/unit/test_http_retries.py \
 	tests/unit/test_lease_state.py
 check: venv
 	$(VENV)/bin/ruff check .

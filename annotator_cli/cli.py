@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -21,6 +20,7 @@ from . import profile
 from .client import ApiError, Client
 from .export import ExportFailed
 from .layout import LayoutError, from_listing, from_urls, scan_folder
+from .taskfields import FieldsError, apply_sets, from_file
 from .upload import Progress as UploadProgress, add_samples
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="markdown",
@@ -70,74 +70,26 @@ def login(ctx: typer.Context,
 
 # --- tasks -----------------------------------------------------------------------------------
 
-def _task_fields(file: Optional[Path], **flags) -> dict:
-    """A task file (YAML or JSON) with flags on top; only what was given is sent."""
-    fields = {}
-    if file is not None:
-        loaded = yaml.safe_load(file.read_text())
-        if not isinstance(loaded, dict):
-            raise LayoutError(f"{file} must hold a mapping of task fields")
-        fields.update(loaded)
-    for name, value in flags.items():
-        if value not in (None, [], ()):
-            fields[name] = list(value) if isinstance(value, (list, tuple)) else value
-    if "client_config" in fields and isinstance(fields["client_config"], str):
-        try:
-            fields["client_config"] = json.loads(fields["client_config"])
-        except ValueError as exc:
-            raise LayoutError(f"--client-config is not JSON ({exc})") from None
-    return fields
-
-
 FILE_OPT = typer.Option(None, "--file", "-f", exists=True, dir_okay=False,
-                        help="Task fields as YAML or JSON; flags override it.")
+                        help="Task fields as YAML or JSON (`name: Nuclei`, `labels: [cell]`).")
+SET_OPT = typer.Option(None, "--set", metavar="KEY=VALUE",
+                       help="One task field, after the file (repeat). VALUE is read as JSON when "
+                            "it is JSON (`2`, `true`, `[\"cell\"]`), else as text; a dotted KEY "
+                            "sets one entry of an object (`client_config.draw_label=cell`).")
+FIELDS_HELP = ("The fields are those `annotate tasks show TASK` prints, less the read-only ones "
+               "(progress, counts, times); `id` only at creation. The API names any field it "
+               "refuses and why; nothing is stored then.")
 
 
-def _field_options():
-    return dict(
-        name=typer.Option(None, help="Title shown to annotators."),
-        description=typer.Option(None),
-        instructions=typer.Option(None, help="What annotators should draw."),
-        labels=typer.Option(None, "--label", help="A label (repeat for several)."),
-        sampling=typer.Option(None, help="sequential | random"),
-        annotations_per_sample=typer.Option(None, help="Distinct annotators per image."),
-        lease_seconds=typer.Option(None, help="How long an annotator holds an image."),
-        annotators=typer.Option(None, "--annotator", help="Who may annotate (repeat); default anyone signed in."),
-        owners=typer.Option(None, "--owner", help="Who may manage the task (repeat)."),
-        tags=typer.Option(None, "--tag", help="A tag (repeat); `production` protects deletion."),
-        sample_visibility=typer.Option(None, "--visibility", help="protected | public"),
-        min_completion_time=typer.Option(None, help="Seconds before a submit is accepted."),
-        client_config=typer.Option(None, help="Viewer options as JSON (Kaibu vector-layer options)."),
-    )
-
-
-_O = _field_options()
-
-
-@tasks_app.command("create")
+@tasks_app.command("create", epilog=FIELDS_HELP)
 def tasks_create(ctx: typer.Context, file: Optional[Path] = FILE_OPT,
-                 task_id: Optional[str] = typer.Option(None, "--id", help="Task id (default: from the name)."),
-                 name: Optional[str] = _O["name"], description: Optional[str] = _O["description"],
-                 instructions: Optional[str] = _O["instructions"],
-                 labels: Optional[list[str]] = _O["labels"], sampling: Optional[str] = _O["sampling"],
-                 annotations_per_sample: Optional[int] = _O["annotations_per_sample"],
-                 lease_seconds: Optional[int] = _O["lease_seconds"],
-                 annotators: Optional[list[str]] = _O["annotators"],
-                 owners: Optional[list[str]] = _O["owners"], tags: Optional[list[str]] = _O["tags"],
-                 sample_visibility: Optional[str] = _O["sample_visibility"],
-                 min_completion_time: Optional[int] = _O["min_completion_time"],
-                 client_config: Optional[str] = _O["client_config"]):
-    """Create a task from flags or a YAML/JSON file.
+                 sets: Optional[list[str]] = SET_OPT):
+    """Create a task from a YAML/JSON file and/or `--set KEY=VALUE` fields.
 
-    Example: `annotate tasks create --id nuclei --name "Nuclei" --label nucleus --annotations-per-sample 2`
-    or `annotate tasks create -f task.yaml`
+    Example: `annotate tasks create -f task.yaml` or
+    `annotate tasks create --set id=nuclei --set name=Nuclei --set 'labels=["nucleus"]'`
     """
-    fields = _task_fields(file, id=task_id, name=name, description=description,
-                          instructions=instructions, labels=labels, sampling=sampling,
-                          annotations_per_sample=annotations_per_sample, lease_seconds=lease_seconds,
-                          annotators=annotators, owners=owners, tags=tags,
-                          sample_visibility=sample_visibility,
-                          min_completion_time=min_completion_time, client_config=client_config)
+    fields = apply_sets(from_file(file), sets or [])
     task = _client(ctx).create_task(fields)
     console.print(f"Created task [bold]{task['id']}[/bold]. Add images with "
                   f"`annotate samples add {task['id']} ./folder`.")
@@ -168,32 +120,20 @@ def tasks_show(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="T
     console.print_json(data=_client(ctx).get_task(task_id))
 
 
-@tasks_app.command("edit")
+@tasks_app.command("edit", epilog=FIELDS_HELP)
 def tasks_edit(ctx: typer.Context, task_id: str = typer.Argument(..., metavar="TASK"),
-               file: Optional[Path] = FILE_OPT,
-               name: Optional[str] = _O["name"], description: Optional[str] = _O["description"],
-               instructions: Optional[str] = _O["instructions"],
-               labels: Optional[list[str]] = _O["labels"], sampling: Optional[str] = _O["sampling"],
-               annotations_per_sample: Optional[int] = _O["annotations_per_sample"],
-               lease_seconds: Optional[int] = _O["lease_seconds"],
-               annotators: Optional[list[str]] = _O["annotators"],
-               owners: Optional[list[str]] = _O["owners"], tags: Optional[list[str]] = _O["tags"],
-               sample_visibility: Optional[str] = _O["sample_visibility"],
-               min_completion_time: Optional[int] = _O["min_completion_time"],
-               client_config: Optional[str] = _O["client_config"]):
-    """Change some fields of a task (only those given).
+               file: Optional[Path] = FILE_OPT, sets: Optional[list[str]] = SET_OPT):
+    """Change some fields of a task (only those given; a dotted key keeps the object's others).
 
-    Example: `annotate tasks edit nuclei --instructions "Outline every nucleus" --lease-seconds 1800`
+    Example: `annotate tasks edit nuclei --set lease_seconds=1800 --set client_config.draw_label=debris`
     """
-    fields = _task_fields(file, name=name, description=description, instructions=instructions,
-                          labels=labels, sampling=sampling,
-                          annotations_per_sample=annotations_per_sample, lease_seconds=lease_seconds,
-                          annotators=annotators, owners=owners, tags=tags,
-                          sample_visibility=sample_visibility,
-                          min_completion_time=min_completion_time, client_config=client_config)
+    client = _client(ctx)
+    fields = from_file(file)
+    current = client.get_task(task_id) if any("." in s.partition("=")[0] for s in sets or []) else None
+    fields = apply_sets(fields, sets or [], current)
     if not fields:
-        raise LayoutError("Nothing to change: give at least one field (see --help).")
-    _client(ctx).update_task(task_id, fields)
+        raise FieldsError("Nothing to change: give -f task.yaml or --set KEY=VALUE (see --help).")
+    client.update_task(task_id, fields)
     console.print(f"Updated {task_id}: {', '.join(sorted(fields))}.")
 
 
@@ -519,6 +459,6 @@ def _when(epoch) -> str:
 def main():
     try:
         app()
-    except (ApiError, LayoutError, ExportFailed) as exc:
+    except (ApiError, LayoutError, ExportFailed, FieldsError) as exc:
         Console(stderr=True).print(f"[red]Error:[/red] {exc}")
         raise SystemExit(1) from None

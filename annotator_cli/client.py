@@ -5,14 +5,23 @@
     client.create_task({"id": "nuclei", "name": "Nuclei", "labels": ["nucleus"]})
     print(client.progress("nuclei"))
 
-Errors come back as `ApiError` carrying the API's envelope (status, code, message); 429/503
-answers and dropped connections are retried with the server's Retry-After, since every route
-used here is safe to repeat.
+Errors come back as `ApiError` carrying the API's envelope (status, code, message).
+
+`Http` underneath is the one retry rule every Python caller of the API shares (this CLI, the
+tests, the benchmarks): a 429 or 503 is repeated after the server's Retry-After, a dropped
+connection after a short back-off. Use it directly for raw answers (status codes included):
+
+    http = Http(api_url, token, timeout=240, attempts=20, max_wait=0.2)
+    response = http.call("POST", "/tasks/nuclei/claim")   # a requests.Response
 """
 import os
+import random
 import time
 
 import requests
+
+# Answers that say "the same request may succeed later": rate limited (429), busy (503).
+RETRY_STATUSES = (429, 503)
 
 
 class ApiError(Exception):
@@ -21,32 +30,62 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class Client:
-    RETRIES = 5
+class Http:
+    """A session to one API: bearer token, per-request time-out and the retry rule.
 
-    def __init__(self, api_url: str, token: str | None, timeout: float | None = None):
+    A request answered with one of `statuses` is sent again after the server's Retry-After
+    (capped at `max_wait` seconds when given; a little jitter added so that contending callers
+    do not come back in step), at most `attempts` times in all; the last answer is returned as
+    it came. A dropped connection is retried likewise after a short back-off, then raised as
+    ApiError(0, "unreachable"). Only routes that are safe to repeat belong behind it: every
+    route of this API is (submits carry a submission id). `retried` counts the repeats.
+    """
+
+    def __init__(self, api_url: str, token: str | None = None, timeout: float | None = None,
+                 attempts: int = 5, statuses=RETRY_STATUSES, max_wait: float | None = None):
         self.api_url = api_url.rstrip("/")
         # Seconds per request; ANNOTATE_TIMEOUT raises it for slow links (and busy test machines).
         self.timeout = timeout or float(os.environ.get("ANNOTATE_TIMEOUT", "60"))
+        self.attempts, self.statuses, self.max_wait = attempts, tuple(statuses), max_wait
+        self.retried = 0
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def request(self, method: str, path: str, json=None, params=None):
-        for attempt in range(self.RETRIES):
+    def call(self, method: str, path: str, attempts: int | None = None,
+             timeout: float | None = None, **kw) -> requests.Response:
+        """`requests`' keywords (json, params, data, headers); retried as the class says.
+        `attempts` and `timeout` override the instance's for this call (attempts=1: once)."""
+        kw["timeout"] = timeout or self.timeout
+        for attempt in range((attempts or self.attempts) - 1):
             try:
-                response = self.session.request(method, self.api_url + path, json=json,
-                                                params=params, timeout=self.timeout)
-            except requests.ConnectionError as exc:
-                if attempt == self.RETRIES - 1:
-                    raise ApiError(0, "unreachable", f"Cannot reach the API at {self.api_url} "
-                                   f"({exc.__class__.__name__}): is it running? check --api.") from None
-                time.sleep(2 ** attempt * 0.2)
+                response = self._once(method, path, kw)
+            except requests.ConnectionError:
+                self._pause(0.2 * 2 ** attempt)
                 continue
-            if response.status_code in (429, 503) and attempt < self.RETRIES - 1:
-                time.sleep(float(response.headers.get("Retry-After", 1)))
-                continue
-            return self._answer(response)
+            if response.status_code not in self.statuses:
+                return response
+            self._pause(float(response.headers.get("Retry-After", 1)))
+        try:
+            return self._once(method, path, kw)
+        except requests.ConnectionError as exc:
+            raise ApiError(0, "unreachable", f"Cannot reach the API at {self.api_url} "
+                           f"({exc.__class__.__name__}): is it running? check --api.") from None
+
+    def _once(self, method: str, path: str, kw: dict) -> requests.Response:
+        return self.session.request(method, self.api_url + path, **kw)
+
+    def _pause(self, seconds: float) -> None:
+        self.retried += 1
+        wait = min(seconds, self.max_wait) if self.max_wait is not None else seconds
+        time.sleep(wait + random.uniform(0, wait / 2))
+
+
+class Client(Http):
+    """The API's routes as methods returning the decoded JSON (None for 204)."""
+
+    def request(self, method: str, path: str, json=None, params=None):
+        return self._answer(self.call(method, path, json=json, params=params))
 
     @staticmethod
     def _answer(response):

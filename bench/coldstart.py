@@ -10,7 +10,9 @@ the project root as Lambda's task root, with the deployed stage's settings:
 - `import app`, timed inside each of `--runs` fresh processes (median, min, max), and the
   same processes' wall time next to a bare interpreter's;
 - which heavy modules that import leaves loaded (numpy, PIL must not be among them);
-- the zipped size of `chalice package` (the Lambda's deployment.zip, dependencies included).
+- the zipped size of `chalice package` (the API function's deployment.zip, dependencies
+  included), as chalice makes it and as infra/deploy.py uploads it (without the botocore the
+  runtime has), and of the worker functions' layer (requirements-worker.txt: numpy, Pillow).
 
 Writes bench/results/coldstart.json and prints a summary.
 """
@@ -28,6 +30,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from infra import deploy  # noqa: E402  (the deploy's own packaging steps, measured)
+
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
 LAMBDA_VENV = ROOT / "bench" / ".lambda-venv"
 BOTO3 = "boto3==1.44.*"  # what requirements-dev.txt pins; the runtime ships its own
@@ -103,22 +108,29 @@ def package_size():
         if done.returncode != 0:
             return {"error": (done.stderr or done.stdout).strip()[-800:]}
         archive = Path(out) / "deployment.zip"
+        packaged = archive.stat().st_size
+        deploy.strip_runtime_libraries(archive)  # what `make deploy` uploads
         tops = {}
         with zipfile.ZipFile(archive) as z:
             for info in z.infolist():
                 top = info.filename.split("/")[0]
                 tops[top] = tops.get(top, 0) + info.compress_size
         largest = sorted(tops.items(), key=lambda kv: -kv[1])[:8]
-        return {"deployment_zip_mb": round(archive.stat().st_size / 2**20, 2),
+        layer = deploy.worker_layer_zip(Path(out) / "layers")
+        return {"chalice_package_zip_mb": round(packaged / 2**20, 2),
+                "deployment_zip_mb": round(archive.stat().st_size / 2**20, 2),
+                "image_libraries_in_api_package": sorted(
+                    t for t in tops if t.split("-")[0].lower() in ("numpy", "pil", "pillow")),
                 "requirements_not_included": _missing(tops),
-                "largest_mb": {k: round(v / 2**20, 2) for k, v in largest}}
+                "largest_mb": {k: round(v / 2**20, 2) for k, v in largest},
+                "worker_layer_zip_mb": round(layer.stat().st_size / 2**20, 2)}
 
 
 def _missing(names_in_zip):
     """Requirements with no .dist-info in the package: chalice leaves out what it can neither
     download for Lambda nor build here (and reuses its cached zip without saying so again)."""
     dists = {n.split("-")[0].lower().replace("_", "-") for n in names_in_zip if n.endswith(".dist-info")}
-    wanted = [line.split("==")[0].strip() for line in
+    wanted = [line.split("==")[0].split("[")[0].strip() for line in
               (ROOT / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#")]
     return [name for name in wanted if name.lower().replace("_", "-") not in dists]
 
@@ -142,7 +154,8 @@ def main(argv=None):
           f"{b['median_ms']} ms; heavy modules loaded: {results['heavy_modules_loaded']}")
     print(f"chalice package: {results['package']}")
     print(f"wrote {out}")
-    return 1 if {"numpy", "PIL"} & set(results["heavy_modules_loaded"]) else 0
+    heavy = {"numpy", "PIL"} & set(results["heavy_modules_loaded"])
+    return 1 if heavy or results["package"].get("image_libraries_in_api_package") else 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from annotator_cli.client import Http  # noqa: E402
 from devstack.processes import free_ports  # noqa: E402
 from devstack.stack import LocalStack  # noqa: E402
 
@@ -114,25 +115,15 @@ def s3_requests(w):
     return sum(d["requests"] for d in w["s3"].values())
 
 
-class User:
-    """One annotator (or the admin) over real HTTP; repeats on 503 like a good client."""
+class User(Http):
+    """One annotator (or the admin) over real HTTP; repeats on 503 like a good client (shortly:
+    a claim lost to contention is worth trying again at once; `retried` counts the repeats)."""
 
     def __init__(self, stack, sub, admin=False):
-        self.sub = sub
-        self.base = stack.api_url
         token = stack.admin_token(sub) if admin else stack.annotator_token(sub)
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token}"
-        self.retried_503 = 0
-
-    def call(self, method, path, **kw):
-        for _ in range(50):
-            resp = self.http.request(method, self.base + path, timeout=120, **kw)
-            if resp.status_code != 503:
-                return resp
-            self.retried_503 += 1
-            time.sleep(0.05 + random.random() * 0.1)
-        return resp
+        super().__init__(stack.api_url, token, timeout=120, attempts=50, statuses=(503,),
+                         max_wait=0.1)
+        self.sub = sub
 
     def claim(self, task):
         resp = self.call("POST", f"/tasks/{task}/claim")
@@ -325,7 +316,7 @@ def concurrent(stack, wire, task_id, n_samples, n_threads, per_sample, time_cap)
         "annotators": n_threads, "samples": n_samples, "annotations_per_sample": per_sample,
         "seconds": round(seconds, 2), "claims": claims, "claims_per_s": round(claims / seconds, 1),
         "submits_ok": len(submits), "submit_statuses": dict(statuses),
-        "client_503_retries": sum(u.retried_503 for u in users),
+        "client_503_retries": sum(u.retried for u in users),
         "transact_write_requests": tx["requests"], "transact_write_failed": tx["errors"],
         # Every successful claim and submit is exactly one successful TransactWriteItems; the
         # failed ones are the optimistic writes that lost a race and were retried (upper bound
@@ -486,11 +477,13 @@ def capacity(wire, sizes, claims, submits):
     return rru, wru
 
 
-def cost_per_1000(wire, sizes, claims, submits, handler_seconds, memory_mb, image_gets_per_claim):
-    """USD per 1,000 completed annotations (claim + submit each), from counted requests."""
+def cost_per_1000(wire, sizes, claims, submits, handler_seconds, memory_mb, image_gets_per_claim,
+                  invocations=None):
+    """USD per 1,000 completed annotations, from counted requests. `invocations`: API requests
+    (default a claim and a submit each; fewer when submits carry `next`)."""
     scale = 1000 / submits
     rru, wru = capacity(wire, sizes, claims, submits)
-    invocations = claims + submits
+    invocations = invocations or claims + submits
     gb_seconds = sum(handler_seconds) * memory_mb / 1024
     s3_put = sum(v["requests"] for k, v in wire["s3"].items() if k in ("PUT", "POST", "COPY"))
     s3_get = sum(v["requests"] for k, v in wire["s3"].items() if k not in ("PUT", "POST", "COPY", "DELETE"))

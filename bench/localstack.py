@@ -50,29 +50,33 @@ class FreshClient:
         assert resp.status_code in (200, 204), resp.text
         return resp.json() if resp.status_code == 200 else None
 
-    def submit(self, task, claimed):
+    def submit(self, task, claimed, next=False):
         sid = claimed["sample"]["id"]
         resp = requests.post(f"{self.base}/tasks/{task}/samples/{sid}/submit", headers=self.headers,
                              timeout=TIMEOUT, json={"lease_id": claimed["lease"]["id"], "annotation": POLYGON,
-                                                    "submission_id": uuid.uuid4().hex})
+                                                    "submission_id": uuid.uuid4().hex, "next": next})
         assert resp.status_code == 200, resp.text
         return resp.json()
 
 
-def one_annotator(stack, task, cycles):
-    client = FreshClient(stack, f"solo-{task}")
+def one_annotator(stack, task, cycles, next=False):
+    """`next`: the annotator page's loop, submit answers the next lease (one request per
+    cycle after the first claim); else claim then submit, as Label Studio's next/annotate."""
+    client = FreshClient(stack, f"solo-{task}{'-next' if next else ''}")
     claims, submits = [], []
-    t0 = time.perf_counter()
+    t0, claimed = time.perf_counter(), None
     for _ in range(cycles):
         t1 = time.perf_counter()
-        claimed = client.claim(task)
+        if claimed is None:
+            claimed = client.claim(task)
+            claims.append(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        client.submit(task, claimed)
-        claims.append(t2 - t1)
+        answer = client.submit(task, claimed, next=next)
+        claimed = answer.get("next")
         submits.append(time.perf_counter() - t2)
     seconds = time.perf_counter() - t0
     return {"cycles": cycles, "seconds": round(seconds, 2), "cycles_per_s": round(cycles / seconds, 2),
-            "claim": latency(claims), "submit": latency(submits)}
+            "claim": latency(claims), "submit": latency(submits), "load": [round(x, 2) for x in os.getloadavg()]}
 
 
 def eight_annotators(stack, task, n_samples, n_annotators):
@@ -121,6 +125,8 @@ def main(argv=None):
     parser.add_argument("--cycles", type=int, default=100, help="single-annotator cycles per size")
     parser.add_argument("--team", type=int, default=8)
     parser.add_argument("--team-samples", type=int, default=300)
+    parser.add_argument("--register", default="",
+                        help="extra task sizes only registered (timed), e.g. 1000,10000")
     parser.add_argument("--unpatched-moto", action="store_true",
                         help="moto as released, without devstack/moto_patches.py")
     parser.add_argument("--quick", action="store_true", help="100 and 10,000 samples, fewer cycles")
@@ -136,22 +142,40 @@ def main(argv=None):
     started = time.time()
     results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
                "moto": "as released" if args.unpatched_moto else "devstack/moto_patches.py",
-               "client": "claim then submit, a fresh connection per request", "sizes": {}}
+               "client": "claim then submit, a fresh connection per request (one_annotator_next: claim once, "
+                         "then submit with next)", "sizes": {}}
     stack.start(moto_port=moto_port, api_port=api_port)
     try:
         wire, admin = Wire(stack.moto_url), User(stack, "bench-admin", admin=True)
         team_task = f"team-{args.team_samples}"
         make_task(admin, wire, team_task, args.team_samples, lease_seconds=3600)
         results["team"] = eight_annotators(stack, team_task, args.team_samples, args.team)
+        results["team"]["load"] = [round(x, 2) for x in os.getloadavg()]
         print(f"[{time.time() - started:5.0f}s] team: {results['team']}", flush=True)
         for n in sizes:
             reg = make_task(admin, wire, f"size-{n}", n, lease_seconds=3600)
-            run = one_annotator(stack, f"size-{n}", min(args.cycles, n))
+            reg_load = [round(x, 2) for x in os.getloadavg()]
+            cycles = min(args.cycles, n)
+            run = one_annotator(stack, f"size-{n}", cycles)
+            # The loop with next on what is left, or on a second task when the first is used up.
+            next_task = f"size-{n}"
+            if n - cycles < cycles:
+                next_task = f"next-{n}"
+                make_task(admin, wire, next_task, n, lease_seconds=3600)
             results["sizes"][str(n)] = {
-                "registration": {k: reg[k] for k in ("samples", "seconds", "samples_per_s", "batch")},
-                "one_annotator": run}
+                "registration": {**{k: reg[k] for k in ("samples", "seconds", "samples_per_s", "batch")},
+                                 "load": reg_load},
+                "one_annotator": run,
+                "one_annotator_next": one_annotator(stack, next_task, cycles, next=True)}
             print(f"[{time.time() - started:5.0f}s] {n}: registered {reg['samples_per_s']}/s, "
-                  f"{run['cycles_per_s']} cycles/s", flush=True)
+                  f"{run['cycles_per_s']} cycles/s, with next "
+                  f"{results['sizes'][str(n)]['one_annotator_next']['cycles_per_s']}", flush=True)
+        for n in [int(s) for s in args.register.split(",") if s]:
+            reg = make_task(admin, wire, f"register-{n}", n, lease_seconds=3600)
+            results.setdefault("registration", {})[str(n)] = {
+                **{k: reg[k] for k in ("samples", "seconds", "samples_per_s")},
+                "load": [round(x, 2) for x in os.getloadavg()]}
+            print(f"[{time.time() - started:5.0f}s] registered {n} in {reg['seconds']} s", flush=True)
         results["moto_resident_mb"] = resident_mb(stack.procs["moto"].pid)
     finally:
         stack.stop()
@@ -166,11 +190,15 @@ def main(argv=None):
 
 def print_table(r):
     print(f"\nlocal stack ({r['moto']}; {r['client']})")
-    print(f"{'samples':>9} {'register/s':>11} {'cycles/s':>9} {'claim med':>10} {'submit med':>11}")
+    print(f"{'samples':>9} {'register/s':>11} {'cycles/s':>9} {'claim med':>10} {'submit med':>11} "
+          f"{'with next: cycles/s':>20} {'submit+next med':>16}")
     for n, s in r["sizes"].items():
-        one = s["one_annotator"]
+        one, nxt = s["one_annotator"], s["one_annotator_next"]
         print(f"{int(n):>9,} {s['registration']['samples_per_s']:>11} {one['cycles_per_s']:>9} "
-              f"{one['claim']['median_ms']:>10} {one['submit']['median_ms']:>11}")
+              f"{one['claim']['median_ms']:>10} {one['submit']['median_ms']:>11} {nxt['cycles_per_s']:>20} "
+              f"{nxt['submit']['median_ms']:>16}   load {one['load']}")
+    for n, g in r.get("registration", {}).items():
+        print(f"register {int(n):,}: {g['seconds']} s ({g['samples_per_s']}/s), load {g['load']}")
     t = r["team"]
     print(f"{t['annotators']} annotators, {t['samples']} samples: {t['annotations_per_s']} annotations/s, "
           f"claim p95 {t['claim']['p95_ms']} ms, {t['extra_annotations']} extra, {t['unannotated']} left")

@@ -28,6 +28,9 @@ READERS = {
     "PRESIGN_SECONDS": lambda: int(os.environ.get("PRESIGN_SECONDS", "900")),
     # SQS queue the data bucket notifies of uploads (`uploads/` prefix); its consumer runs ingest.
     "INGEST_QUEUE": lambda: os.environ.get("INGEST_QUEUE", "cloud-annotator-ingest"),
+    # The worker function the import route has decode what is not ingested yet (chalicelib/
+    # ingest/imports.py); unset (locally), the route decodes in its own process.
+    "INGEST_FUNCTION": lambda: os.environ.get("INGEST_FUNCTION", ""),
     # SQS queue of export steps (chalicelib/exports); its consumer builds exports page by page.
     "EXPORT_QUEUE": lambda: os.environ.get("EXPORT_QUEUE", "cloud-annotator-export"),
     # Samples an export step reads at once: bounds a step's memory and time.
@@ -45,6 +48,7 @@ S3_PUBLIC_ENDPOINT_URL: str | None
 S3_ADDRESSING_STYLE: str
 PRESIGN_SECONDS: int
 INGEST_QUEUE: str
+INGEST_FUNCTION: str
 EXPORT_QUEUE: str
 EXPORT_PAGE_SAMPLES: int
 IMPORT_BUCKETS: tuple[str, ...]

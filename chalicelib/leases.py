@@ -442,7 +442,7 @@ def _give_back_ahead(task: Task, user: str, sample_id: str, lease_id: str) -> No
 
 def _store(task_id: str, sample_id: str, annotation: dict) -> str:
     """Every version is its own object under a unique key: a lost race never overwrites one."""
-    key = f"annotations/{task_id}/{sample_id}/{uuid.uuid4().hex}.json"
+    key = storage.annotation_key(task_id, sample_id, uuid.uuid4().hex)
     storage.put_json(key, annotation)
     return key
 

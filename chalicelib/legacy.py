@@ -139,7 +139,7 @@ def parse_session(session: str) -> tuple[str, str]:
 
 def session_key(task_id: str, sample_id: str, lease_id: str) -> str:
     """Where a session's annotator PUTs its target file; `complete` reads it from there."""
-    return f"annotations/{task_id}/{sample_id}/session-{lease_id}.json"
+    return storage.annotation_key(task_id, sample_id, f"session-{lease_id}")
 
 
 def read_annotation(key: str, what: str) -> FeatureCollection | None:

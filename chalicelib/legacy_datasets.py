@@ -6,12 +6,13 @@ Upload: presigned PUTs for a sample's input and target files under the task's ow
 its version 0 (pre-annotation). Download: every file, every version in time order (`v<n>`
 is our version number) and a status record built from the version records and live leases.
 """
-from . import clock, ingest, legacy, leases, samples, sources, storage
+from . import clock, legacy, leases, samples, sources, storage
 from .auth import Principal
 from .errors import BadRequest, Conflict, NotFound
 from .models import Sample, Task, Version, sample_key
-from .uploads import upload_key
+from .ingest import imports
 from .schemas import SampleSpec, SamplesBody, parse
+from .storage import upload_key
 
 
 def _input_names(task: Task) -> list[str]:
@@ -51,7 +52,7 @@ def refresh(who: Principal, task: Task, sample_id: str) -> dict:
     target = legacy.target_name(task)
     annotation = legacy.read_annotation(upload_key(task.task_id, sample_id, target),
                                         what=f"{target} of sample '{sample_id}'")
-    prepared = ingest.prepare_import(who, task, [_spec(sample_id, files, annotation)])
+    prepared = imports.prepare_import(who, task, [_spec(sample_id, files, annotation)])
     problem = prepared.extras.get(sample_id, {}).get("problem")
     if problem:
         raise BadRequest(f"Sample '{sample_id}' was not registered: {problem}.",

@@ -72,7 +72,7 @@ def _store_pre_annotations(task: Task, specs, digests: dict) -> dict[str, str]:
 
     def put(spec):
         # Named by content: a retried registration rewrites the same object, leaves no orphan.
-        key = f"annotations/{task.task_id}/{spec.id}/pre-{digests[spec.id][:32]}.json"
+        key = storage.annotation_key(task.task_id, spec.id, f"pre-{digests[spec.id][:32]}")
         storage.put_json(key, spec.annotation.model_dump(mode="json"))
         return spec.id, key
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -1,20 +1,22 @@
 """Where sample files may come from, and listing an S3 prefix for an import.
 
-A file reference in an import is either an upload key (`uploads/<task_id>/...`, in the data
-bucket, see uploads.py), `s3://<bucket>/<key>` in a bucket the deployment names in
+A file reference in an import is either an upload key (storage.upload_key, in the data
+bucket, see ingest/uploads.py), `s3://<bucket>/<key>` in a bucket the deployment names in
 IMPORT_BUCKETS (registered without copying the original; only its browser-ready copy is
 written, to the data bucket), or an https URL (passed through). Anything else is a 400: the
 API must not become a way to read arbitrary buckets with the service's role.
 
-Tenancy: a task's files live under its own prefixes (`uploads/<task_id>/` and their
-browser-ready copies). Import buckets are shared by every task, so an owner may list and import
+Tenancy: a task's files live under its own prefixes (storage.task_prefixes: its uploads, their
+browser-ready copies, its annotations). Import buckets are shared by every task, so an owner may list and import
 only under the s3:// prefixes an admin granted to the task (`sources`); admins may use any
 configured import bucket. Every key is checked when a sample is registered and again when a
 URL is signed, so a row written before these checks can never leak another task's object.
+
+These are access rules, not ingest: every claim, sample view and export signs or copies keys
+through `signable`/`of_task`, so they stay beside the other domain modules and the annotator
+loop never loads the ingest package for them.
 """
 from urllib.parse import urlparse
-
-from botocore.exceptions import ClientError
 
 from . import config, storage
 from .auth import Principal
@@ -50,27 +52,20 @@ def _granted(task: Task, bucket: str, key: str) -> bool:
                for p in task.sources or [])
 
 
-def task_prefixes(task_id: str) -> tuple[str, ...]:
-    """The data-bucket prefixes that hold a task's own files."""
-    upload = f"uploads/{task_id}/"
-    return upload, f"derived/{config.DATA_BUCKET}/{upload}", f"annotations/{task_id}/"
-
-
 def _key_of_task(task: Task, key: str, imported_anywhere: bool) -> bool:
     if ".." in key.split("/"):
         return False
-    if key.startswith(task_prefixes(task.task_id)):
+    if key.startswith(storage.task_prefixes(task.task_id)):
         return True
-    if key.startswith("derived/"):  # a browser-ready copy: derived/<bucket>/<key>/<file>
-        bucket, _, rest = key.removeprefix("derived/").partition("/")
-        if bucket in config.IMPORT_BUCKETS:
-            return imported_anywhere or _granted(task, bucket, rest.rsplit("/", 1)[0])
+    source = storage.derived_source(key)  # a browser-ready copy of an imported object
+    if source and source[0] in config.IMPORT_BUCKETS:
+        return imported_anywhere or _granted(task, *source)
     return False
 
 
 def _foreign(task: Task, ref: str) -> Forbidden:
     return Forbidden(f"'{ref}' is not a file of task '{task.task_id}': register keys under "
-                     f"uploads/{task.task_id}/ (POST /tasks/{task.task_id}/uploads gives them), "
+                     f"{storage.upload_prefix(task.task_id)} (POST /tasks/{task.task_id}/uploads gives them), "
                      "an import the task was granted, or an https:// URL.", code="foreign_file")
 
 
@@ -100,7 +95,7 @@ def resolve(who: Principal, task: Task, ref: str) -> tuple[str, str]:
         bucket, key = parse_s3_uri(ref)
         _allowed(who, task, bucket, key)
         return bucket, key
-    if ref.startswith(f"uploads/{task.task_id}/") and ".." not in ref.split("/"):
+    if ref.startswith(storage.upload_prefix(task.task_id)) and ".." not in ref.split("/"):
         return config.DATA_BUCKET, ref
     raise BadRequest(f"'{ref}' is not a file of this task: use the keys POST /tasks/{task.task_id}/"
                      "uploads returned, s3://<import bucket>/<key> or an https:// URL.",
@@ -117,15 +112,11 @@ def list_prefix(who: Principal, task: Task, uri: str, cursor: str | None) -> dic
                          code="invalid_cursor")
     # The cursor is the last key of the previous page (StartAfter): any string is a valid
     # cursor, so a caller cannot make S3 fail on a malformed continuation token.
-    kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": MAX_LIST, "StartAfter": cursor or ""}
     try:
-        page = storage.s3().list_objects_v2(**kwargs)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            raise BadRequest(f"Cannot list {uri}: the bucket does not exist.",
-                             code="invalid_source") from None
-        raise
-    contents = page.get("Contents", [])
+        contents, more = storage.list_page(bucket, prefix, cursor or "", MAX_LIST)
+    except storage.NoSuchBucket:
+        raise BadRequest(f"Cannot list {uri}: the bucket does not exist.",
+                         code="invalid_source") from None
     return {"objects": [{"uri": f"s3://{bucket}/{o['Key']}", "key": o["Key"], "size": o["Size"]}
                         for o in contents if not o["Key"].endswith("/")],
-            "cursor": contents[-1]["Key"] if page.get("IsTruncated") and contents else None}
+            "cursor": contents[-1]["Key"] if more and contents else None}

@@ -4,7 +4,7 @@ import secrets
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from . import clock, invites, storage, uploads
+from . import clock, invites, storage
 from .auth import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .models import Member, Sample, Task, Version, sample_key, task_and_member
@@ -177,9 +177,9 @@ def delete(task: Task, confirm: str | None) -> None:
             for v in Version.query(sample_key(task.task_id, sample.sample_id)):
                 versions.delete(v)
             samples.delete(sample)
-    storage.delete_prefix(f"annotations/{task.task_id}/")
-    storage.delete_prefix(f"exports/{task.task_id}/")  # archives and their job records
-    uploads.delete_for(task.task_id)
+    # Its uploads, their browser-ready copies, its annotations, its exports and their jobs.
+    for prefix in (*storage.task_prefixes(task.task_id), storage.export_prefix(task.task_id)):
+        storage.delete_prefix(prefix)
     # Also revokes its invite links: a new task reusing the id must not inherit them.
     invites.delete_for(task.task_id)
     task.delete()

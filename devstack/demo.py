@@ -10,8 +10,9 @@ import io
 
 import boto3
 import numpy as np
-import requests
 from PIL import Image
+
+from annotator_cli.client import ApiError, Client
 
 TASK_ID = "demo"
 SIZE = 512
@@ -109,9 +110,13 @@ def make_samples():
 
 def seed(stack):
     """Upload and register the demo task unless it exists already. True if it seeded."""
-    headers = stack.auth(stack.admin_token())
-    if requests.get(f"{stack.api_url}/tasks/{TASK_ID}", headers=headers, timeout=10).ok:
+    api = Client(stack.api_url, stack.admin_token())
+    try:
+        api.get_task(TASK_ID)
         return False
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
     s3 = boto3.client("s3", endpoint_url=stack.moto_url, region_name=stack.env["AWS_DEFAULT_REGION"],
                       aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"])
@@ -120,8 +125,6 @@ def seed(stack):
         key = f"uploads/{TASK_ID}/{sid}/image.png"
         s3.put_object(Bucket=stack.env["DATA_BUCKET"], Key=key, Body=png, ContentType="image/png")
         samples.append({"id": sid, "files": {"image.png": key}, "annotation": annotation})
-    for path, body in (("/tasks", TASK), (f"/tasks/{TASK_ID}/samples?exist_ok=1", {"samples": samples})):
-        answer = requests.post(stack.api_url + path, json=body, headers=headers, timeout=60)
-        if answer.status_code != 201:
-            raise RuntimeError(f"demo: POST {path} -> {answer.status_code} {answer.text}")
+    api.create_task(TASK)
+    api.request("POST", f"/tasks/{TASK_ID}/samples", json={"samples": samples}, params={"exist_ok": "1"})
     return True

@@ -5,15 +5,20 @@
 2. The token key set: an SSM SecureString, created once per stage, never in the repository, in
    a file or in the Lambda's configuration (the Lambda reads it at run time: signing_keys.py).
 3. The site's CloudFront distribution (infra/cdn.py), found again by name on later deploys.
-4. `chalice deploy` of the API (and the ingest consumer) from a build folder whose
-   .chalice/config.json carries this stage's names and a least-privilege IAM policy.
-   The build folder (infra/.build/<stage>, git-ignored) keeps chalice's deployment state.
-5. The annotator site (frontend/dist, built by `make frontend`), with a config.json naming the API.
+4. The worker layer: requirements-worker.txt (numpy, Pillow) built for Lambda's Linux, published
+   as a Lambda layer once per content. Only the functions that decode or render images get it,
+   so the API function's package carries neither (requirements.txt).
+5. `chalice deploy` of the API and the worker functions (ingest and export consumers) from a
+   build folder whose .chalice/config.json carries this stage's names, the layer and a
+   least-privilege IAM policy. The build folder (infra/.build/<stage>, git-ignored) keeps
+   chalice's deployment state and the layer's zip.
+6. The annotator site (frontend/dist, built by `make frontend`), with a config.json naming the API.
 
 Needs AWS credentials in the environment (any of the usual ways boto3 finds them). Every step is
 safe to repeat: a second run with nothing changed changes nothing.
 """
 import argparse
+import hashlib
 import json
 import mimetypes
 import os
@@ -44,15 +49,22 @@ RATE_LIMITED_METRIC = "RateLimited"
 USER_POOL_SIGN_IN = {"OIDC_GROUPS_CLAIM": "cognito:groups", "OIDC_ADMIN_GROUPS": "admins"}
 # Lambda's Python runtime has these; the package need not carry them.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+WORKER_REQUIREMENTS = ROOT / "requirements-worker.txt"
+# The functions that decode or render images (chalice's names): they alone get the worker layer.
+WORKER_FUNCTIONS = ("on_upload", "ingest_now", "on_export_message")
+# Wheels Lambda's python3.11 (Amazon Linux 2, glibc 2.26) loads; never built from source here.
+LAMBDA_WHEELS = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
+                 "--python-version", "3.11", "--only-binary=:all:"]
 # Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".json": "application/json",
                  ".svg": "image/svg+xml", ".png": "image/png", ".woff2": "font/woff2"}
 
 
-def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
+def stage_config(stage: str, outputs: dict, import_buckets=(), worker_layer: str | None = None) -> dict:
     """The .chalice/config.json the Lambda is deployed with. Every value a string. The stack's
     user pool, when it has one, is the identity provider (else the stage's OIDC_* settings)."""
+    workers = {name: {"layers": [worker_layer]} if worker_layer else {} for name in WORKER_FUNCTIONS}
     base = json.loads((ROOT / ".chalice" / "config.json").read_text())
     sign_in = {"OIDC_ISSUER": outputs["SignInIssuer"], "OIDC_AUDIENCE": outputs["SignInClientId"],
                **USER_POOL_SIGN_IN} if "SignInIssuer" in outputs else {}
@@ -60,6 +72,7 @@ def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
            **base["stages"].get(stage, {}).get("environment_variables", {}), **sign_in,
            "TABLE_PREFIX": outputs["TablePrefix"], "DATA_BUCKET": outputs["DataBucket"],
            "INGEST_QUEUE": outputs["IngestQueue"], "EXPORT_QUEUE": outputs["ExportQueue"],
+           "INGEST_FUNCTION": outputs["IngestFunction"],
            "JWT_SECRET_PARAMETER": outputs["KeysParameter"],
            "IMPORT_BUCKETS": ",".join(import_buckets), "LOG_FORMAT": "json"}
     return {"version": "2.0", "app_name": base["app_name"], "stages": {stage: {
@@ -68,8 +81,8 @@ def stage_config(stage: str, outputs: dict, import_buckets=()) -> dict:
         "lambda_memory_size": 512, "lambda_timeout": 30,
         # An export step reads a page of samples and may stream the final archive's
         # coco.json: Lambda's full 15 minutes, and room for one page plus one upload part.
-        "lambda_functions": {"on_export_message": {"lambda_timeout": 900,
-                                                   "lambda_memory_size": 1024}}}}}
+        "lambda_functions": {**workers, "on_export_message": {
+            **workers["on_export_message"], "lambda_timeout": 900, "lambda_memory_size": 1024}}}}}
 
 
 def iam_policy(outputs: dict, import_buckets=()) -> dict:
@@ -98,12 +111,15 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
             "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
             "sqs:GetQueueAttributes"]},
         {"Effect": "Allow", "Resource": outputs["KeysParameterArn"], "Action": ["ssm:GetParameter"]},
-        {"Effect": "Allow", "Resource": [f"{logs}:*", f"{logs}-on_*:*"], "Action": [
+        # The import route has the ingest worker decode what is not ingested yet.
+        {"Effect": "Allow", "Resource": outputs["IngestFunctionArn"], "Action": ["lambda:InvokeFunction"]},
+        {"Effect": "Allow", "Resource": [f"{logs}:*", f"{logs}-on_*:*", f"{logs}-ingest_now:*"], "Action": [
             "logs:CreateLogStream", "logs:PutLogEvents"]},
     ]}
 
 
-def render_build(stage: str, outputs: dict, build: Path, import_buckets=()) -> Path:
+def render_build(stage: str, outputs: dict, build: Path, import_buckets=(),
+                 worker_layer: str | None = None) -> Path:
     """Copy the runtime code into `build` with this stage's config; keeps deployment state."""
     build.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME:
@@ -114,7 +130,7 @@ def render_build(stage: str, outputs: dict, build: Path, import_buckets=()) -> P
     chalice_dir = build / ".chalice"
     chalice_dir.mkdir(exist_ok=True)
     (chalice_dir / "config.json").write_text(json.dumps(
-        stage_config(stage, outputs, import_buckets), indent=2))
+        stage_config(stage, outputs, import_buckets, worker_layer), indent=2))
     (chalice_dir / f"policy-{stage}.json").write_text(
         json.dumps(iam_policy(outputs, import_buckets), indent=2))
     return build
@@ -184,6 +200,41 @@ def key_set(session, outputs: dict) -> list[str]:
         ssm.put_parameter(Name=name, Value=value, Type="SecureString",
                           Description="Token signing keys, newest first (infra/rotate_keys.py)")
     return signing_keys.parse_key_set(value)
+
+
+def worker_layer_zip(folder: Path) -> Path:
+    """requirements-worker.txt installed for Lambda under python/ (where Lambda looks in a
+    layer) and zipped into `folder`; made again only when that file changes."""
+    digest = hashlib.sha256(WORKER_REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    archive = folder / f"worker-{digest}.zip"
+    if archive.exists():
+        return archive
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *LAMBDA_WHEELS,
+                        "--target", f"{scratch}/python", "-r", str(WORKER_REQUIREMENTS)], check=True)
+        partial = archive.with_suffix(".partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as target:
+            for path in sorted(Path(scratch).rglob("*")):
+                name = path.relative_to(scratch)
+                # Not the console scripts (python/bin) nor byte code of this machine's Python.
+                if path.is_file() and name.parts[1] != "bin" and "__pycache__" not in name.parts:
+                    target.write(path, name.as_posix())
+        partial.replace(archive)
+    return archive
+
+
+def publish_worker_layer(session, app: str, stage: str, archive: Path) -> str:
+    """The ARN of the layer version holding `archive`: published once, found again by its
+    description (which names the requirements' digest) on later deploys."""
+    lam, name = session.client("lambda"), f"{app}-{stage}-worker"
+    description = f"{WORKER_REQUIREMENTS.name} {archive.stem}"
+    for version in lam.list_layer_versions(LayerName=name).get("LayerVersions", []):
+        if version.get("Description") == description:
+            return version["LayerVersionArn"]
+    return lam.publish_layer_version(LayerName=name, Description=description,
+                                     Content={"ZipFile": archive.read_bytes()},
+                                     CompatibleRuntimes=["python3.11"])["LayerVersionArn"]
 
 
 def chalice(session, build: Path, *args: str) -> None:
@@ -322,8 +373,9 @@ def main(argv=None) -> None:
     site = cdn.ensure_site(session, args.app, args.stage, outputs["SiteBucket"])
     if "SignInClientId" in outputs and site["SiteUrl"] != known_site:
         outputs = stack(site["SiteUrl"])  # the site is new: the user pool may now send people to it
-    build = render_build(args.stage, outputs, args.build_dir or ROOT / "infra" / ".build" / args.stage,
-                         args.import_bucket)
+    build = args.build_dir or ROOT / "infra" / ".build" / args.stage
+    layer = publish_worker_layer(session, args.app, args.stage, worker_layer_zip(build / "layers"))
+    build = render_build(args.stage, outputs, build, args.import_bucket, layer)
     deployed = chalice_deploy(session, build, args.stage)
     api = next(r for r in deployed if r["resource_type"] == "rest_api")
     answer_in_envelope(session, api["rest_api_id"], args.stage)

@@ -1,7 +1,7 @@
 """Remove one deployed stage: `python infra/destroy.py dev [--delete-data]`.
 
 Undoes infra/deploy.py in reverse: the API, its functions, roles and queue subscription
-(`chalice delete`, from the build folder's deployment state), the site's CloudFront
+(`chalice delete`, from the build folder's deployment state), the worker layer, the site's CloudFront
 distribution and objects, then the stack. The template retains the tables, the data bucket and
 the sign-in user pool (when the stage has one), and the token keys go with them: all of it stays
 unless --delete-data is given. `prod` is refused unless --allow-prod is given too.
@@ -34,6 +34,13 @@ def chalice_delete(session, build: Path, stage: str) -> bool:
     subprocess.run([str(Path(sys.executable).with_name("chalice")), "delete", "--stage", stage],
                    cwd=build, check=True, env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
     return True
+
+
+def remove_layer(session, name: str) -> None:
+    """Every version of the stage's worker layer (deploy.publish_worker_layer)."""
+    lam = session.client("lambda")
+    for version in lam.list_layer_versions(LayerName=name).get("LayerVersions", []):
+        lam.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
 
 
 def retained(session, app: str, stage: str) -> dict:
@@ -91,6 +98,7 @@ def main(argv=None) -> None:
     build = args.build_dir or ROOT / "infra" / ".build" / args.stage
     if not chalice_delete(session, build, args.stage):
         print(f"No chalice deployment state in {build}: no API or function removed.")
+    remove_layer(session, f"{args.app}-{args.stage}-worker")
     cdn.remove_site(session, args.app, args.stage)
     if outputs is not None:
         empty_bucket(session.client("s3"), outputs["SiteBucket"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib.imaging import THUMBNAIL_SIZE, UnsupportedImage, prepare_image
+from chalicelib.ingest.imaging import THUMBNAIL_SIZE, UnsupportedImage, prepare_image
 
 
 def _tiff(pages: list[np.ndarray]) -> bytes:
@@ -98,13 +98,13 @@ def test_truncated_png_is_damaged():
 
 
 def test_too_many_pixels_is_refused_before_decoding(monkeypatch):
-    monkeypatch.setattr("chalicelib.imaging.MAX_PIXELS", 100)
+    monkeypatch.setattr("chalicelib.ingest.imaging.MAX_PIXELS", 100)
     with pytest.raises(UnsupportedImage, match="split it into tiles"):
         prepare_image(_tiff([np.zeros((11, 10), np.uint16)]))
 
 
 def test_large_images_take_percentiles_from_a_sample(monkeypatch):
-    monkeypatch.setattr("chalicelib.imaging.PERCENTILE_SAMPLE", 1000)
+    monkeypatch.setattr("chalicelib.ingest.imaging.PERCENTILE_SAMPLE", 1000)
     plane = np.random.default_rng(3).integers(0, 4096, (300, 300), dtype=np.uint16)
     shown = _decode(prepare_image(_tiff([plane])).png).astype(int)
     exact = np.clip(np.rint((plane - np.percentile(plane, 0.5)) * 255 /

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from chalicelib.imaging import UnsupportedImage
-from chalicelib.masks import features_to_mask, mask_to_features, read_label_mask
+from chalicelib.ingest.imaging import UnsupportedImage
+from chalicelib.ingest.masks import features_to_mask, mask_to_features, read_label_mask
 
 
 def _signed_area(ring):

@@ -18,7 +18,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-from .. import config, storage
+from .. import storage
 
 STORED, DEFLATED = 0, 8
 # S3 parts must be >= 5 MiB except the last; buffer a little more and send when over it.
@@ -136,15 +136,11 @@ class PartSink:
 
     def _send(self) -> None:
         number = len(self.parts) + 1
-        answer = storage.s3().upload_part(Bucket=config.DATA_BUCKET, Key=self.key,
-                                          UploadId=self.upload_id, PartNumber=number,
-                                          Body=bytes(self.buffer))
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        etag = storage.upload_part(self.key, self.upload_id, number, bytes(self.buffer))
+        self.parts.append({"PartNumber": number, "ETag": etag})
         self.buffer = bytearray()
 
     def complete(self) -> None:
         if self.buffer or not self.parts:
             self._send()
-        storage.s3().complete_multipart_upload(Bucket=config.DATA_BUCKET, Key=self.key,
-                                               UploadId=self.upload_id,
-                                               MultipartUpload={"Parts": self.parts})
+        storage.complete_multipart(self.key, self.upload_id, self.parts)

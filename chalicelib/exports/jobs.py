@@ -9,7 +9,6 @@ import json
 import secrets
 import threading
 
-from botocore.exceptions import ClientError
 from botocore.session import get_session
 
 from .. import clock, config, storage
@@ -33,12 +32,8 @@ def parse_options(task: Task, data: dict) -> ExportOptions:
     return options
 
 
-def prefix(task_id: str, export_id: str = "") -> str:
-    return f"exports/{task_id}/" + (f"{export_id}/" if export_id else "")
-
-
 def _record_key(task_id: str, export_id: str) -> str:
-    return prefix(task_id, export_id) + "job.json"
+    return storage.export_key(task_id, export_id, "job.json")
 
 
 def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
@@ -51,7 +46,7 @@ def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
            "updated_at": t, "finished_at": None, "error": None, "size": None,
            "progress": {"done": 0, "total": progress["total"]}, "counts": {},
            "progress_at_start": progress, "agreement": None, "digest": None,
-           "key": prefix(task.task_id, export_id) + f"{task.task_id}-{options.format}.zip",
+           "key": storage.export_key(task.task_id, export_id, f"{task.task_id}-{options.format}.zip"),
            "state": {"step": 0, "attempts": 0}}
     save(job)
     enqueue(job, 0)
@@ -60,28 +55,19 @@ def create(task: Task, options: ExportOptions, by: str, progress: dict) -> dict:
 
 def save(job: dict) -> None:
     job["updated_at"] = clock.now_exact()
-    storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=_record_key(job["task_id"], job["id"]),
-                            Body=json.dumps(job).encode(), ContentType="application/json")
+    storage.put_json(_record_key(job["task_id"], job["id"]), job, "application/json")
 
 
 def load(task_id: str, export_id: str) -> dict:
-    try:
-        body = storage.s3().get_object(Bucket=config.DATA_BUCKET,
-                                       Key=_record_key(task_id, export_id))["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise NotFound(f"Task '{task_id}' has no export '{export_id}': list them with "
-                           f"GET /tasks/{task_id}/exports.", code="export_not_found") from None
-        raise
-    return json.loads(body)
+    job = storage.find_json(_record_key(task_id, export_id))
+    if job is None:
+        raise NotFound(f"Task '{task_id}' has no export '{export_id}': list them with "
+                       f"GET /tasks/{task_id}/exports.", code="export_not_found")
+    return job
 
 
 def recent(task_id: str) -> list[dict]:
-    ids = []
-    pages = storage.s3().get_paginator("list_objects_v2").paginate(
-        Bucket=config.DATA_BUCKET, Prefix=prefix(task_id), Delimiter="/")
-    for page in pages:
-        ids += [p["Prefix"].rstrip("/").rsplit("/", 1)[1] for p in page.get("CommonPrefixes", [])]
+    ids = storage.child_names(storage.export_prefix(task_id))
     out = []
     for export_id in sorted(ids, reverse=True)[:LISTED]:
         try:

@@ -68,8 +68,7 @@ def _fail(job: dict, reason: str) -> None:
     upload_id = job["state"].get("upload_id")
     if upload_id:
         try:
-            storage.s3().abort_multipart_upload(Bucket=config.DATA_BUCKET, Key=job["key"],
-                                                UploadId=upload_id)
+            storage.abort_multipart(job["key"], upload_id)
         except ClientError:
             pass  # the lifecycle rule aborts it later
     job.update(status="failed", error=reason, finished_at=clock.now())
@@ -77,21 +76,15 @@ def _fail(job: dict, reason: str) -> None:
 
 
 def _work(job: dict, name: str) -> str:
-    return jobs.prefix(job["task_id"], job["id"]) + "work/" + name
+    return storage.export_key(job["task_id"], job["id"], "work/" + name)
 
 
-def _put(key: str, data: bytes) -> None:
-    storage.s3().put_object(Bucket=config.DATA_BUCKET, Key=key, Body=data)
-
-
-def _get(key: str) -> bytes:
-    return storage.s3().get_object(Bucket=config.DATA_BUCKET, Key=key)["Body"].read()
+_put, _get = storage.put, storage.get_bytes
 
 
 def _start(job: dict, task: Task) -> dict:
-    upload = storage.s3().create_multipart_upload(Bucket=config.DATA_BUCKET, Key=job["key"],
-                                                  ContentType="application/zip")
-    return {**job["state"], "upload_id": upload["UploadId"], "parts": [], "offset": 0,
+    upload_id = storage.start_multipart(job["key"], "application/zip")
+    return {**job["state"], "upload_id": upload_id, "parts": [], "offset": 0,
             "pending": None, "entries": 0, "central_size": 0, "after": None,
             "labels": list(task.labels), "next_annotation": 1, "digests": [],
             "counts": {"samples_seen": 0, "samples_exported": 0, "annotations_exported": 0,
@@ -285,10 +278,13 @@ def _finish(job: dict, task: Task) -> None:
             "mask_values": {"instances": "feature k of the annotation (1-based); 0 background",
                             "semantic": "the label's number in `labels`; 0 background"},
             "agreement": agreement}
-    if not _archive_exists(job):  # else: completed by an attempt that died before recording it
+    if not storage.exists(job["key"]):  # else: completed by an attempt that died before recording it
         _assemble(job, task, head)
     storage.delete_prefix(_work(job, ""))
-    size = storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=job["key"])["ContentLength"]
+    archive_object = storage.head(job["key"])
+    if archive_object is None:  # completed above or by an earlier attempt: S3 lost it
+        raise RuntimeError(f"the archive {job['key']} is missing after completing it")
+    size = archive_object.size
     state.update(step=pages + 1)
     job.update(status="done", size=size, finished_at=clock.now(), digest=digest,
                agreement=agreement, counts={**counts, "files": state["entries"] + _last_step_files(options)})
@@ -298,16 +294,6 @@ def _finish(job: dict, task: Task) -> None:
 def _last_step_files(options: dict) -> int:
     """Files the last step adds: export.json, and coco.json when COCO was asked for."""
     return 1 + (formats.COCO in formats.parts(options["format"]))
-
-
-def _archive_exists(job: dict) -> bool:
-    try:
-        storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=job["key"])
-        return True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
 
 
 def _assemble(job: dict, task: Task, head: dict) -> None:

@@ -1,9 +1,11 @@
 """Routes for task administrators: uploads, imports (with ingest), S3 listing, the sample
-view, invites, live leases and reopening samples; and the SQS consumer that ingests uploads.
+view, invites, live leases and reopening samples; and the worker functions that ingest
+uploads (from the upload queue) and what an import finds not ingested yet (ingest_now).
 
 Every route answers through http.native_envelope (error envelope, 503 for retryable backend failures).
 """
-from .. import config, ingest, invites, leases, sample_view, samples, sources, tasks, uploads
+from .. import config, invites, leases, sample_view, samples, sources, tasks
+from ..ingest import imports, uploads
 from ..http import json_response, router
 from ..schemas import ImportBody, InviteBody, SamplesBody, UploadsBody
 from . import Routes
@@ -28,7 +30,7 @@ def import_samples(task_id):
     who = blueprint.caller()
     task = tasks.owned(who, task_id)
     spec = blueprint.body(ImportBody)
-    prepared = ingest.prepare_import(who, task, spec.samples)
+    prepared = imports.prepare_import(who, task, spec.samples)
     result = samples.register(task, SamplesBody.model_construct(samples=prepared.specs),
                       exist_ok=blueprint.query("exist_ok") in ("1", "true"),
                       extras=prepared.extras)
@@ -92,5 +94,13 @@ def reopen_sample(task_id, sample_id):
 def on_upload(event):
     """Deployed only (chalice local runs no queue consumers): ingest as soon as a file lands."""
     for message in event:
-        for bucket, key in ingest.uploaded_objects(message.body):
-            ingest.ingest_object(bucket, key)
+        for bucket, key in imports.uploaded_objects(message.body):
+            imports.ingest_object(bucket, key)
+
+
+@blueprint.lambda_function(name="ingest_now")
+def ingest_now(event, context):
+    """Deployed only: the import route's ingest of what is not ingested yet (imports.ingested),
+    in a worker function, since the API function carries no numpy or Pillow."""
+    imports.ingest_objects([(bucket, key, bool(mask)) for bucket, key, mask in event["objects"]])
+    return {"ingested": len(event["objects"])}

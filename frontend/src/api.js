@@ -88,6 +88,54 @@ export class Api {
   progress(taskId) {
     return this.request("GET", `/tasks/${enc(taskId)}/progress`);
   }
+
+  // --- managing a task (the dashboard; owners and admins) ---------------------------------------
+  createTask(fields) {
+    return this.request("POST", "/tasks", fields);
+  }
+  updateTask(taskId, fields) {
+    return this.request("PATCH", `/tasks/${enc(taskId)}`, fields);
+  }
+  leases(taskId) {
+    return this.request("GET", `/tasks/${enc(taskId)}/leases`);
+  }
+  endLease(taskId, sampleId) {
+    return this.request("DELETE", `/tasks/${enc(taskId)}/leases/${enc(sampleId)}`);
+  }
+  samples(taskId, { limit }) {
+    return this.request("GET", `/tasks/${enc(taskId)}/samples?limit=${limit}`);
+  }
+  sampleView(taskId, sampleId) {
+    return this.request("GET", samplePath(taskId, sampleId, "view"));
+  }
+  reopen(taskId, sampleId) {
+    return this.request("POST", samplePath(taskId, sampleId, "reopen"));
+  }
+  /** files: [{sample_id, name, size, sha256}] -> {uploads: [presigned PUT or "exists"]} */
+  planUploads(taskId, files) {
+    return this.request("POST", `/tasks/${enc(taskId)}/uploads`, { files });
+  }
+  /** Ingest and register; ids that exist already are skipped (listed in `existing`). */
+  importSamples(taskId, samples) {
+    return this.request("POST", `/tasks/${enc(taskId)}/imports?exist_ok=1`, { samples });
+  }
+  invites(taskId) {
+    return this.request("GET", `/tasks/${enc(taskId)}/invites`);
+  }
+  invite(taskId, emails) {
+    return this.request("POST", `/tasks/${enc(taskId)}/invites`, { emails });
+  }
+  revokeInvite(taskId, inviteId) {
+    return this.request("DELETE", `/tasks/${enc(taskId)}/invites/${enc(inviteId)}`);
+  }
+  exports(taskId) {
+    return this.request("GET", `/tasks/${enc(taskId)}/exports`);
+  }
+  /** options: {format, versions, status, labels, images} */
+  startExport(taskId, options) {
+    return this.request("POST", `/tasks/${enc(taskId)}/exports`, options);
+  }
+
   /** Idempotent: a caller holding a live lease gets the same sample back (their reservation ahead,
    * if they hold one). ahead: reserve (or renew the reservation of) the sample after the one held;
    * null when none may be reserved now. */

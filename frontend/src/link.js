@@ -6,19 +6,25 @@ export const TOKEN_KEY = "annotator.token";
 
 export function readLink(loc = window.location) {
   const params = new URLSearchParams(loc.search);
+  return {
+    taskId: params.get("task"),
+    viewer: params.get("viewer"),
+    token: tokenFromLink(TOKEN_KEY, loc),
+  };
+}
+
+/** The page's token: a `#token=` in the address moves into sessionStorage under `key` (and out of
+ *  the address bar); else the one kept there earlier in this tab. Both pages use it. */
+export function tokenFromLink(key, loc = window.location) {
   const fragment = new URLSearchParams(loc.hash.replace(/^#/, ""));
   const fromLink = fragment.get("token");
   if (fromLink) {
-    sessionStorage.setItem(TOKEN_KEY, fromLink);
+    sessionStorage.setItem(key, fromLink);
     fragment.delete("token");
     const rest = fragment.toString();
     history.replaceState(null, "", loc.pathname + loc.search + (rest ? `#${rest}` : ""));
   }
-  return {
-    taskId: params.get("task"),
-    viewer: params.get("viewer"),
-    token: sessionStorage.getItem(TOKEN_KEY),
-  };
+  return sessionStorage.getItem(key);
 }
 
 /** Claims of a JWT, read without verifying (the server verifies; we only need `sub` for display). */

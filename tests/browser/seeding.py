@@ -8,10 +8,10 @@ import uuid
 
 import boto3
 import numpy as np
-import requests
+from annotator_cli.client import Http
 from botocore.config import Config
 from PIL import Image, ImageDraw
-from tests.settings import HTTP_TIMEOUT
+from tests.integration.client import RETRY
 
 WIDTH, HEIGHT = 480, 360
 
@@ -73,6 +73,7 @@ class Seeder:
     def __init__(self, api_url: str, admin_token: str, s3_endpoint: str, bucket: str):
         self.api_url = api_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {admin_token}"}
+        self.http = Http(self.api_url, admin_token, **RETRY)
         self.bucket = bucket
         self.s3 = boto3.client(
             "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
@@ -92,7 +93,7 @@ class Seeder:
             "client_config": fields.pop("client_config", {"draw_label": labels[0], "draw_shape_type": "Polygon"}),
             **fields,
         }
-        r = requests.post(f"{self.api_url}/tasks", json=body, headers=self.headers, timeout=HTTP_TIMEOUT)
+        r = self.http.call("POST", "/tasks", json=body)
         r.raise_for_status()
         samples = []
         for i in range(n_samples):
@@ -100,12 +101,11 @@ class Seeder:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=image(i), ContentType="image/png")
             samples.append({"id": f"s{i:03d}", "files": {"image.png": key}, "annotation": pre_annotation})
         if samples:
-            r = requests.post(f"{self.api_url}/tasks/{task_id}/samples", json={"samples": samples},
-                              headers=self.headers, timeout=HTTP_TIMEOUT)
+            r = self.http.call("POST", f"/tasks/{task_id}/samples", json={"samples": samples})
             r.raise_for_status()
         return task_id
 
     def get(self, path: str):
-        r = requests.get(f"{self.api_url}{path}", headers=self.headers, timeout=HTTP_TIMEOUT)
+        r = self.http.call("GET", path)
         r.raise_for_status()
         return r.json()

@@ -1,12 +1,12 @@
 """The admin dashboard in Chromium: create a task, upload three images by file input, invite,
 and open the annotator link it shows."""
 import numpy as np
-import requests
 from PIL import Image
 from playwright.sync_api import expect
 
 from .driver import shown_sample
-from tests.settings import HTTP_TIMEOUT, UI_TIMEOUT_MS
+from tests.integration.client import admin as admin_api
+from tests.settings import UI_TIMEOUT_MS
 
 
 def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_path):
@@ -63,9 +63,8 @@ def test_create_upload_invite_and_open_the_link(site, stack, new_context, tmp_pa
     # Any sample opens read-only, its annotation drawn the right way up: a square at the top
     # of the image (rows 0..10 of 64) is y 54..64 in Kaibu's y-up coordinates.
     square = [[5, 64], [15, 64], [15, 54], [5, 54], [5, 64]]
-    imported = requests.post(
-        f"{stack.api_url}/tasks/dashboard-task/imports", headers=stack.auth(stack.admin_token()),
-        timeout=HTTP_TIMEOUT, json={"samples": [{"id": "with-shape", "files": {
+    imported = admin_api(stack).call(
+        "POST", "/tasks/dashboard-task/imports", json={"samples": [{"id": "with-shape", "files": {
             "image.png": "uploads/dashboard-task/field-0/image.png"}, "annotation": {
             "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"label": "nucleus"},
                                                        "geometry": {"type": "Polygon", "coordinates": [square]}}]}}]})

@@ -5,6 +5,12 @@ from playwright.sync_api import expect
 from .driver import open_annotator, shown_sample
 
 
+def _rgb(hex_colour):
+    """'#0BF737' -> 'rgb(11, 247, 55)', as getComputedStyle writes a colour."""
+    r, g, b = (int(hex_colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgb({r}, {g}, {b})"
+
+
 def open_dashboard(context, site, stack):
     page = context.new_page()
     console = []
@@ -46,6 +52,13 @@ def test_label_colours_match_the_annotator(stack, site, seeder, new_context):
 
     page, _ = open_dashboard(new_context(), site, stack)
     page.locator(f"#tasks tr[data-task={task}]").get_by_role("button", name="Open").click()
+    # The task's settings show each label with the annotator's colour for it.
+    swatches = page.locator("#settings .label-tag .swatch")
+    expect(swatches).to_have_count(3)
+    shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#settings .label-tag')]
+        .map((tag) => [tag.dataset.label, getComputedStyle(tag.querySelector('.swatch')).backgroundColor]))""")
+    assert shown == {label: _rgb(colour) for label, colour in colours.items()}
+    assert len(set(shown.values())) == 3
     page.locator("#samples tr[data-sample=s001]").get_by_role("button", name="View").click()
     polygon = page.locator("#sample-view-shapes polygon")
     expect(polygon).to_have_count(1)

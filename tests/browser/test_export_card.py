@@ -2,12 +2,13 @@
 see the agreement between two annotators and reopen the sample they disagree on most."""
 import io
 import os
-import uuid
 import zipfile
 
 import numpy as np
 import requests
 from playwright.sync_api import expect
+from tests.integration.client import admin, annotator
+from tests.settings import HTTP_TIMEOUT, UI_TIMEOUT_MS
 
 from .conftest import ROOT
 from .seeding import png
@@ -29,14 +30,12 @@ def test_export_card(stack, site, seeder, new_context, tmp_path):
     theirs = {"s000": squares((5, 5), (30, 30)), "s001": squares((5, 5), (36, 30)),
               "s002": squares((45, 45))}
     for who in ("a", "b"):
-        headers = stack.auth(stack.annotator_token(who))
+        user = annotator(stack, who)
         for _ in range(3):
-            claim = requests.post(f"{stack.api_url}/tasks/{task}/claim", headers=headers, timeout=30).json()
-            sid = claim["sample"]["id"]
-            requests.post(f"{stack.api_url}/tasks/{task}/samples/{sid}/submit", headers=headers, timeout=30,
-                          json={"lease_id": claim["lease"]["id"], "submission_id": uuid.uuid4().hex,
-                                "annotation": squares((5, 5), (30, 30)) if who == "a" else theirs[sid]}
-                          ).raise_for_status()
+            claimed = user.claim(task)
+            sid = claimed["sample"]["id"]
+            submitted = user.submit(task, claimed, squares((5, 5), (30, 30)) if who == "a" else theirs[sid])
+            assert submitted.status_code == 200, submitted.text
 
     page = new_context().new_page()
     page.goto(f"{site.url}/admin.html#token={stack.admin_token()}")
@@ -46,11 +45,11 @@ def test_export_card(stack, site, seeder, new_context, tmp_path):
     card.locator("[name=format]").select_option("masks")
     card.locator("#export-start").click()
     row = card.locator("#exports tbody tr").first
-    expect(row).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(row).to_have_attribute("data-status", "done", timeout=UI_TIMEOUT_MS)
     expect(row).to_contain_text("Label masks")
     expect(row).to_contain_text("3 samples")
     expect(row).to_contain_text("kB")
-    archive = requests.get(row.locator("a.download").get_attribute("href"), timeout=30).content
+    archive = requests.get(row.locator("a.download").get_attribute("href"), timeout=HTTP_TIMEOUT).content
     names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
     assert "s002/masks/v2_b_instances.png" in names and "export.json" in names
 
@@ -64,6 +63,5 @@ def test_export_card(stack, site, seeder, new_context, tmp_path):
 
     lowest.first.get_by_role("button", name="Reopen").click()
     expect(lowest.first.get_by_role("button")).to_have_text("Reopened")
-    sample = requests.get(f"{stack.api_url}/tasks/{task}/samples/s002",
-                          headers=stack.auth(stack.admin_token()), timeout=30).json()
+    sample = admin(stack).call("GET", f"/tasks/{task}/samples/s002").json()
     assert sample["status"] == "available"

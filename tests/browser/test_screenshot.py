@@ -6,12 +6,10 @@ only with UPDATE_SCREENSHOT=1, so a normal test run leaves the work tree clean.
 import math
 import os
 
-import requests
-
 from .conftest import ROOT
 from .driver import expect_shapes, open_annotator, shown_sample
 from .seeding import cell_field, png
-from tests.settings import HTTP_TIMEOUT
+from tests.integration.client import annotator
 
 W, H = 640, 480
 SEED = 100
@@ -45,13 +43,11 @@ def test_screenshot(stack, site, seeder, new_context, tmp_path):
                        client_config={"draw_label": "nucleus", "draw_shape_type": "Polygon",
                                       "draw_edge_color": "#0BF737"})
     # Other annotators have been at work: the progress bar has something to show.
-    bob = stack.auth(stack.annotator_token("bob"))
+    bob = annotator(stack, "bob")
     for _ in range(13):
-        claim = requests.post(f"{stack.api_url}/tasks/{task}/claim", headers=bob, timeout=HTTP_TIMEOUT).json()
-        requests.post(f"{stack.api_url}/tasks/{task}/samples/{claim['sample']['id']}/submit", headers=bob,
-                      timeout=HTTP_TIMEOUT,
-                      json={"lease_id": claim["lease"]["id"], "submission_id": claim["lease"]["id"],
-                            "annotation": {"type": "FeatureCollection", "features": []}}).raise_for_status()
+        claimed = bob.claim(task)
+        submitted = bob.submit(task, claimed, {"type": "FeatureCollection", "features": []})
+        assert submitted.status_code == 200, submitted.text
 
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("alice"))
     sample = shown_sample(page)

@@ -1,10 +1,11 @@
 """Stands in for Lambda's Python 3.11 runtime in the deploy rehearsal.
 
-    <venv holding only boto3>/bin/python -I lambda_runtime.py PACKAGE_DIR
+    <venv holding only boto3>/bin/python -I lambda_runtime.py PACKAGE_DIR [LAYER_DIR ...]
 
 Reads one JSON request per line on stdin, `{"handler": "app.app", "event": {...}}`, calls that
 handler from the unpacked deployment package (first on sys.path, as /var/task is on Lambda)
-and writes `{"result": ..., "logs": [lines]}` or `{"error": traceback}` per line: what the code
+and writes `{"result": ..., "logs": [lines]}` or `{"error": traceback}` per line (each LAYER_DIR
+is an unpacked layer, Lambda's /opt: its python/ follows the package on sys.path): what the code
 prints (its logs, which Lambda sends to CloudWatch) is collected instead of mixing with the
 answers. It runs with the function's deployed environment only; `-I` keeps this file's folder,
 and so the repository, off sys.path.
@@ -32,7 +33,7 @@ class Context:
 
 
 def main():
-    sys.path.insert(0, sys.argv[1])
+    sys.path[0:0] = [sys.argv[1], *(os.path.join(layer, "python") for layer in sys.argv[2:])]
     answers, printed = sys.stdout, io.StringIO()
     sys.stdout = printed  # before the handler's module makes its log handlers
     for line in sys.stdin:

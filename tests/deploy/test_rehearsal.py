@@ -17,6 +17,7 @@ What moto does not build, checked by reading infra/template.yaml instead:
 """
 import base64
 import hashlib
+import http.server
 import io
 import json
 import os
@@ -24,10 +25,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 import numpy as np
@@ -113,7 +116,14 @@ def inventory(r: Rehearsal) -> dict:
         "tables": sorted(r.client("dynamodb").list_tables()["TableNames"]),
         "buckets": sorted(b["Name"] for b in r.client("s3").list_buckets()["Buckets"]),
         "queues": sorted(r.client("sqs").list_queues().get("QueueUrls", [])),
+        "layers": layer_versions(r),
     }
+
+
+def layer_versions(r: Rehearsal) -> list[str]:
+    lam = r.client("lambda")
+    return sorted(v["LayerVersionArn"] for layer in lam.list_layers()["Layers"]
+                  for v in lam.list_layer_versions(LayerName=layer["LayerName"])["LayerVersions"])
 
 
 class reuse_packages:
@@ -122,16 +132,19 @@ class reuse_packages:
     (about a minute here) until requirements.txt changes."""
 
     def __init__(self, cache: Path, build: Path):
-        self.cache, self.folder = cache, build / ".chalice" / "deployments"
-        cache.mkdir(exist_ok=True)
-        shutil.copytree(cache, self.folder, dirs_exist_ok=True)
+        # chalice's packages, and the worker layer (named by requirements-worker.txt's digest).
+        self.pairs = [(cache, build / ".chalice" / "deployments"), (cache / "layers", build / "layers")]
+        for kept, folder in self.pairs:
+            kept.mkdir(exist_ok=True)
+            shutil.copytree(kept, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("layers"))
 
     def save(self):
-        """Keep only the package chalice just used (it rewrites it with the latest app)."""
-        packages = sorted(self.folder.glob("*.zip"), key=lambda p: p.stat().st_mtime)
-        for stale in [*self.cache.glob("*.zip"), *packages[:-1]]:
-            stale.unlink()
-        shutil.copy2(packages[-1], self.cache)
+        """Keep only the packages the deploy just used (chalice rewrites its with the latest app)."""
+        for kept, folder in self.pairs:
+            packages = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+            for stale in [*kept.glob("*.zip"), *packages[:-1]]:
+                stale.unlink()
+            shutil.copy2(packages[-1], kept)
 
 
 @pytest.fixture(scope="module")
@@ -230,17 +243,21 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert {n: (f["Handler"], f["Runtime"]) for n, f in functions.items()} == {
         STACK: ("app.app", "python3.11"), f"{STACK}-on_upload": ("chalicelib.routes.admin.on_upload", "python3.11"),
+        f"{STACK}-ingest_now": ("chalicelib.routes.admin.ingest_now", "python3.11"),
         f"{STACK}-on_export_message": ("chalicelib.routes.export.on_export_message", "python3.11")}
     # An export step holds a page of samples and an 8 MiB part, for up to 15 minutes.
     assert {n: f["MemorySize"] for n, f in functions.items()} == {
-        STACK: 512, f"{STACK}-on_upload": 512, f"{STACK}-on_export_message": 1024}
+        STACK: 512, f"{STACK}-on_upload": 512, f"{STACK}-ingest_now": 512,
+        f"{STACK}-on_export_message": 1024}
     expected = deploy.iam_policy(out)
     tables = out["TableArns"].split(",")
     stage_resources = {*tables, *(f"{t}/index/*" for t in tables),
                        f"arn:aws:s3:::{out['DataBucket']}", f"arn:aws:s3:::{out['DataBucket']}/*",
                        out["IngestQueueArn"], out["ExportQueueArn"], out["KeysParameterArn"],
+                       out["IngestFunctionArn"],
                        f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}:*",
-                       f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}-on_*:*"}
+                       f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}-on_*:*",
+                       f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{STACK}-ingest_now:*"}
     for function in functions.values():
         role = function["Role"].rpartition("/")[2]
         assert role.startswith(f"{STACK}-")  # its own role (chalice: <app>-<stage>-<function>)
@@ -253,6 +270,13 @@ def test_functions_roles_and_policy_name_only_this_stage(rehearsal):
                  for res in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
         assert named == stage_resources
         assert all(STACK in res or f"/{APP}/{STAGE}/" in res for res in named)  # no other stage's
+    # numpy and Pillow (the worker layer) only where images are decoded or rendered.
+    layer, = layer_versions(rehearsal)
+    assert {n: [x["Arn"] for x in f.get("Layers", [])] for n, f in functions.items()} == {
+        STACK: [], f"{STACK}-on_upload": [layer], f"{STACK}-ingest_now": [layer],
+        f"{STACK}-on_export_message": [layer]}
+    assert f"{STACK}-ingest_now" == functions[STACK]["Environment"]["Variables"]["INGEST_FUNCTION"]
+    assert out["IngestFunctionArn"] == functions[f"{STACK}-ingest_now"]["FunctionArn"]
     mappings = {m["EventSourceArn"]: m["FunctionArn"]
                 for m in lam.list_event_source_mappings()["EventSourceMappings"]}
     assert mappings == {out["IngestQueueArn"]: functions[f"{STACK}-on_upload"]["FunctionArn"],
@@ -387,10 +411,10 @@ def test_second_deploy_changes_nothing(rehearsal):
 class Function:
     """One function's container: lambda_runtime.py in a venv holding only boto3 and botocore."""
 
-    def __init__(self, python, package, env, handler):
+    def __init__(self, python, package, env, handler, layers=()):
         self.handler, self.logs = handler, []
         self.proc = subprocess.Popen([str(python), "-I", str(Path(__file__).with_name("lambda_runtime.py")),
-                                      str(package)], cwd=package, env=env, text=True,
+                                      str(package), *map(str, layers)], cwd=package, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def invoke(self, event):
@@ -431,11 +455,13 @@ def runtime(rehearsal, tmp_path_factory):
     # The zip chalice built, and moto's Lambda holds (a cached older one may lie beside it).
     package_zip, = [z for z in (rehearsal.build / ".chalice" / "deployments").glob("*.zip")
                     if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == deployed]
-    # Lambda takes at most 50 MB zipped through its API; the runtime's botocore is not carried.
-    assert package_zip.stat().st_size < 50 * 1024 ** 2
+    # The API's package: under 15 MB zipped (cold start), without the runtime's botocore and
+    # without numpy and Pillow, which only the worker functions get (their layer).
+    assert package_zip.stat().st_size < 15 * 1024 ** 2
     with zipfile.ZipFile(package_zip) as archive:
-        assert not [n for n in archive.namelist() if n.startswith(("botocore", "boto3"))]
-    with zipfile.ZipFile(package_zip) as archive:
+        tops = {n.split("/")[0] for n in archive.namelist()}
+        assert not [n for n in tops if n.startswith(("botocore", "boto3", "numpy", "PIL", "pillow"))]
+        assert {"app.py", "chalicelib", "pydantic", "pynamodb"} <= tops
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
     # boto3 and its dependencies (linked from this venv, through a .pth file).
@@ -449,7 +475,7 @@ def runtime(rehearsal, tmp_path_factory):
         (libs / name).symlink_to(ours / name)
     (site / "lambda-runtime.pth").write_text(f"{libs}\n")
     python = venv / "bin" / "python"
-    runtime = Runtime(python, root / "task", rehearsal)
+    runtime = Runtime(python, root / "task", rehearsal, root)
     yield runtime
     for container in runtime.containers:
         container.close()
@@ -460,7 +486,22 @@ class Runtime:
     python: Path
     package: Path
     rehearsal: Rehearsal
+    root: Path
     containers: list = field(default_factory=list)
+
+    def layer(self, arn: str) -> Path:
+        """A layer the function names, unpacked (Lambda's /opt): the zip the deploy built
+        whose digest moto's Lambda holds for that version."""
+        unpacked = self.root / "opt" / hashlib.sha256(arn.encode()).hexdigest()[:12]
+        if not unpacked.exists():
+            name, version = arn.split(":")[6:8]  # (moto has no GetLayerVersionByArn)
+            held = self.rehearsal.client("lambda").get_layer_version(
+                LayerName=name, VersionNumber=int(version))["Content"]["CodeSha256"]
+            archive, = [z for z in (self.rehearsal.build / "layers").glob("*.zip")
+                        if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == held]
+            with zipfile.ZipFile(archive) as layer_zip:
+                layer_zip.extractall(unpacked)
+        return unpacked
 
     def container(self, name, **settings):
         """A cold container of the named function, with its deployed environment (plus
@@ -470,7 +511,8 @@ class Runtime:
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
                "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
-        self.containers.append(Function(self.python, self.package, env, config["Handler"]))
+        layers = [self.layer(x["Arn"]) for x in config.get("Layers", [])]
+        self.containers.append(Function(self.python, self.package, env, config["Handler"], layers))
         return self.containers[-1]
 
 
@@ -575,6 +617,69 @@ def test_deployed_package_serves_the_annotator_loop_and_ingests_uploads(rehearsa
     assert not any(annotator in line or admin in line or "coordinates" in line for line in api.logs)
 
 
+class invoke_endpoint:
+    """Lambda's Invoke API for the API function's calls (moto's Lambda runs functions only in
+    Docker): each invocation runs the named function in its own container of this runtime."""
+
+    def __init__(self, runtime):
+        invocations = self.invocations = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                name = unquote(self.path.split("/functions/", 1)[1].split("/")[0]).rpartition(":")[2]
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                invocations.append((name, event))
+                body = json.dumps(runtime.container(name).invoke(event)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_deployed_api_has_images_and_masks_decoded_by_the_ingest_function(rehearsal, runtime):
+    """The API function has no numpy or Pillow: an import of objects nobody ingested yet (a
+    label mask here; nothing notified the queue) is decoded by the ingest_now function."""
+    bucket, s3 = rehearsal.outputs["DataBucket"], rehearsal.client("s3")
+    mask = np.zeros((24, 32), np.uint16)
+    mask[2:8, 3:9], mask[10:20, 12:30] = 1, 2
+    for name, pixels in (("image.png", None), ("annotation.png", mask)):
+        buffer = io.BytesIO()
+        if pixels is None:
+            buffer.write(_png(24, 32))
+        else:
+            Image.fromarray(pixels).save(buffer, format="PNG")
+        s3.put_object(Bucket=bucket, Key=f"uploads/masks/s1/{name}", Body=buffer.getvalue())
+    with invoke_endpoint(runtime) as lam:
+        call = caller(runtime.container(STACK, AWS_ENDPOINT_URL_LAMBDA=lam.url))
+        admin = rehearsal.admin_token()
+        call("POST", "/tasks", body={"id": "masks", "name": "Masks", "labels": ["nucleus"]},
+             token=admin, expect=201)
+        done = call("POST", "/tasks/{task_id}/imports", {"task_id": "masks"}, token=admin, expect=201,
+                    body={"samples": [{"id": "s1", "files": {
+                        "image.png": "uploads/masks/s1/image.png",
+                        "annotation.png": "uploads/masks/s1/annotation.png"}}]})
+        assert done["problems"] == {}, done
+        assert [name for name, _ in lam.invocations] == [f"{STACK}-ingest_now"]
+        sample = call("GET", "/tasks/{task_id}/samples/{sample_id}/view",
+                      {"task_id": "masks", "sample_id": "s1"}, token=admin)
+    assert (sample["media"]["image.png"]["width"], sample["media"]["image.png"]["height"]) == (32, 24)
+    features = sample["annotation"]["features"]
+    assert len(features) == 2 and {f["properties"]["label"] for f in features} == {"nucleus"}
+
+
 def test_deployed_package_accepts_identity_provider_tokens(rehearsal, runtime):
     """RS256 needs `cryptography` in the package, built for Lambda's Linux."""
     provider = Provider()
@@ -619,6 +724,7 @@ def test_destroy_refuses_prod_then_removes_the_stage_keeping_data_unless_asked(r
     kept = rehearsal.run("destroy.py", STAGE, "--build-dir", str(rehearsal.build))
     left = inventory_after_removal(rehearsal)
     assert left["functions"] == left["apis"] == left["distributions"] == left["mappings"] == []
+    assert left["layers"] == []
     assert left["access_controls"] == []
     assert left["stacks"] == [] and rehearsal.outputs["SiteBucket"] not in left["buckets"]
     # Submissions (idempotency records of the last minutes) are not retained; the rest are.
@@ -646,4 +752,5 @@ def inventory_after_removal(r: Rehearsal) -> dict:
         "tables": sorted(r.client("dynamodb").list_tables()["TableNames"]),
         "buckets": sorted(b["Name"] for b in r.client("s3").list_buckets()["Buckets"]),
         "parameters": [p["Name"] for p in r.client("ssm").describe_parameters()["Parameters"]],
+        "layers": layer_versions(r),
     }

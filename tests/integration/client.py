@@ -1,28 +1,21 @@
 """A small HTTP client for integration tests: one annotator or admin over real HTTP."""
-import time
 import uuid
 
-import requests
-
-from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
+from annotator_cli.client import Http
 from tests.settings import HTTP_TIMEOUT
+from tests.shapes import polygon  # noqa: F401 -- re-exported for the tests here
 
 
+# How tests call the API: like a well-behaved client, the same request again on 503 after
+# Retry-After (capped short: a test only wants the outcome); a 429 is an answer to look at.
+RETRY = {"timeout": HTTP_TIMEOUT, "attempts": 20, "statuses": (503,), "max_wait": 0.2}
 
-class User:
+
+class User(Http):
+    """One annotator or admin; answers come back as requests.Response."""
+
     def __init__(self, stack, token):
-        self.base = stack.api_url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method, path, retries=20, timeout=HTTP_TIMEOUT, **kw):
-        """Like a well-behaved client: repeats the same request on 503 after Retry-After."""
-        for _ in range(retries):
-            resp = self.session.request(method, self.base + path, timeout=timeout, **kw)
-            if resp.status_code != 503:
-                return resp
-            time.sleep(min(float(resp.headers.get("Retry-After", "0.2")), 0.2))
-        return resp
+        super().__init__(stack.api_url, token, **RETRY)
 
     def claim(self, task):
         resp = self.call("POST", f"/tasks/{task}/claim")

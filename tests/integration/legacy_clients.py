@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import requests
 from PIL import Image
+from tests.settings import HTTP_TIMEOUT
 
-HTTP_TIMEOUT = 60  # generous: a loaded 2-core machine must never trip it
 
 
 class Failure(Exception):

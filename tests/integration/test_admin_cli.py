@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import boto3
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
+from tests.integration.client import User
 from tests.settings import HTTP_TIMEOUT
 
 ANNOTATE = str(Path(sys.executable).parent / "annotate")
@@ -49,22 +49,15 @@ def _save(path: Path, array, fmt, pages=1):
 
 def _claim_all(stack, task_id, token):
     """Claim and submit until nothing is left; returns {sample id: (decoded image, sample)}."""
-    headers = stack.auth(token)
+    user = User(stack, token)
     seen = {}
-    while True:
-        claimed = requests.post(f"{stack.api_url}/tasks/{task_id}/claim", headers=headers, timeout=HTTP_TIMEOUT)
-        if claimed.status_code == 204:
-            return seen
-        assert claimed.status_code == 200, claimed.text
-        sample, lease = claimed.json()["sample"], claimed.json()["lease"]
+    while (claimed := user.claim(task_id)) is not None:
+        sample = claimed["sample"]
         [url] = sample["files"].values()
         seen[sample["id"]] = (Image.open(io.BytesIO(requests.get(url, timeout=HTTP_TIMEOUT).content)), sample)
-        submitted = requests.post(
-            f"{stack.api_url}/tasks/{task_id}/samples/{sample['id']}/submit", headers=headers,
-            timeout=HTTP_TIMEOUT, json={"lease_id": lease["id"], "annotation": sample["annotation"] or
-                              {"type": "FeatureCollection", "features": []},
-                              "submission_id": uuid.uuid4().hex})
+        submitted = user.submit(task_id, claimed, sample["annotation"] or {"type": "FeatureCollection", "features": []})
         assert submitted.status_code == 200, submitted.text
+    return seen
 
 
 def test_every_command_has_help_with_an_example(cli):
@@ -81,25 +74,57 @@ def test_login_then_task_lifecycle(cli, stack, tmp_path):
     assert oct((tmp_path / "profiles.json").stat().st_mode & 0o777) == "0o600"
     # From here on, the profile alone says where and who.
     no_env = {"ANNOTATE_API": "", "ANNOTATE_TOKEN": ""}
-    cli("tasks", "create", "--id", "cli-flags", "--name", "From flags", "--label", "nucleus",
-        "--label", "debris", "--annotations-per-sample", "2", **no_env)
+    cli("tasks", "create", "--set", "id=cli-flags", "--set", "name=From flags",
+        "--set", 'labels=["nucleus", "debris"]', "--set", "annotations_per_sample=2", **no_env)
     (tmp_path / "task.yaml").write_text("id: cli-file\nname: From a file\nlabels: [cell]\n"
                                         "tags: [production]\nlease_seconds: 600\n")
-    cli("tasks", "create", "-f", str(tmp_path / "task.yaml"), "--instructions", "Outline cells", **no_env)
+    cli("tasks", "create", "-f", str(tmp_path / "task.yaml"), "--set", "instructions=Outline cells", **no_env)
     listed = cli("tasks", "list", **no_env)
     assert "cli-flags" in listed and "cli-file" in listed and "production" in listed
     shown = json.loads(cli("tasks", "show", "cli-file", **no_env))
     assert (shown["instructions"], shown["lease_seconds"]) == ("Outline cells", 600)
-    cli("tasks", "edit", "cli-flags", "--lease-seconds", "900", "--tag", "demo", **no_env)
+    cli("tasks", "edit", "cli-flags", "--set", "lease_seconds=900", "--set", 'tags=["demo"]', **no_env)
     assert json.loads(cli("tasks", "show", "cli-flags"))["lease_seconds"] == 900
     assert "Nothing to change" in cli("tasks", "edit", "cli-flags", expect=1)
-    assert "invalid_body" in cli("tasks", "create", "--name", "x", "--sampling", "sideways", expect=1)
+    assert "invalid_body" in cli("tasks", "create", "--set", "name=x", "--set", "sampling=sideways", expect=1)
     # production: a wrong id deletes nothing; the right one deletes
     assert "nothing deleted" in cli("tasks", "delete", "cli-file", "--yes", stdin="cli-flags\n", expect=1)
     cli("tasks", "show", "cli-file")
     cli("tasks", "delete", "cli-file", stdin="cli-file\n")
     cli("tasks", "delete", "cli-flags", "--yes")
     assert "task_not_found" in cli("tasks", "show", "cli-file", expect=1)
+
+
+def test_task_fields_from_a_file_then_set_and_every_refusal_stores_nothing(cli, tmp_path):
+    (tmp_path / "task.json").write_text(json.dumps({
+        "id": "cli-set", "name": "Set", "labels": ["cell", "debris"],
+        "client_config": {"draw_label": "cell", "draw_shape_type": "Polygon"}}))
+    cli("tasks", "create", "-f", str(tmp_path / "task.json"))
+    out = cli("tasks", "edit", "cli-set", "--set", "client_config.draw_label=debris",
+              "--set", "min_completion_time=3", "--set", "description=42 nuclei")
+    assert "client_config, description, min_completion_time" in out
+    task = json.loads(cli("tasks", "show", "cli-set"))
+    # JSON where it is JSON, text otherwise; a dotted key keeps the object's other entries.
+    assert task["client_config"] == {"draw_label": "debris", "draw_shape_type": "Polygon"}
+    assert (task["min_completion_time"], task["description"]) == (3, "42 nuclei")
+
+    (tmp_path / "list.yaml").write_text("- name: x\n")
+    refused = {  # arguments -> what the message must say
+        ("--set", "colour=red"): "colour: unknown field",
+        ("--set", "lease_seconds=soon"): "lease_seconds",
+        ("--set", "labels=cell"): "labels",
+        ("--set", "lease_seconds"): "write KEY=VALUE",
+        ("--set", "=3"): "write KEY=VALUE",
+        ("--set", "name.first=Ann"): "name is not an object",
+        ("-f", str(tmp_path / "list.yaml")): "must hold a mapping",
+    }
+    for args, says in refused.items():
+        assert says in cli("tasks", "edit", "cli-set", "--set", "name=Changed", *args, expect=1), args
+    for args in (("--set", "colour=red"), ("--set", "labels=cell")):  # the create path likewise
+        assert refused[args] in cli("tasks", "create", "--set", "id=cli-refused", *args, expect=1), args
+    assert json.loads(cli("tasks", "show", "cli-set")) == task
+    assert "task_not_found" in cli("tasks", "show", "cli-refused", expect=1)
+    cli("tasks", "delete", "cli-set", "--yes")
 
 
 def test_folder_with_microscopy_files_ingests_and_refuses_the_corrupt_one(cli, stack, tmp_path):
@@ -113,7 +138,7 @@ def test_folder_with_microscopy_files_ingests_and_refuses_the_corrupt_one(cli, s
     mask = np.zeros((64, 96), np.uint8)
     mask[10:20, 30:50] = 1
     _save(root / "tiff16" / "annotation.png", mask, "PNG")
-    cli("tasks", "create", "--id", "ingest", "--name", "Ingest", "--label", "nucleus")
+    cli("tasks", "create", "--set", "id=ingest", "--set", "name=Ingest", "--set", 'labels=["nucleus"]')
     out = cli("samples", "add", "ingest", str(root))
     assert "4 samples added" in out and "corrupt" in out and "damaged or truncated" in out
     assert "problem" in cli("samples", "list", "ingest", "--status", "problem")
@@ -136,7 +161,7 @@ def test_thousand_images_upload_and_a_rerun_uploads_nothing(cli, stack, tmp_path
     rng = np.random.default_rng(1)
     for i in range(1000):
         Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / f"cell-{i:04d}.png")
-    cli("tasks", "create", "--id", "many", "--name", "Many")
+    cli("tasks", "create", "--set", "id=many", "--set", "name=Many")
     started = time.monotonic()
     first = cli("samples", "add", "many", str(root), "--jobs", "8")
     first_s = time.monotonic() - started
@@ -159,7 +184,7 @@ def test_s3_prefix_and_url_list(cli, stack, tmp_path):
     Image.fromarray(np.full((16, 16), 40000, np.uint16)).save(out, format="TIFF")
     for i in range(3):
         s3.put_object(Bucket=bucket, Key=f"plate 7/well-{i}.tif", Body=out.getvalue())
-    cli("tasks", "create", "--id", "remote", "--name", "Remote")
+    cli("tasks", "create", "--set", "id=remote", "--set", "name=Remote")
     assert "3 samples added" in cli("samples", "add", "remote", f"s3://{bucket}/plate 7/")
     assert "bucket_not_allowed" in cli("samples", "add", "remote", "s3://elsewhere/x/", expect=1)
     urls = tmp_path / "urls.txt"
@@ -194,7 +219,7 @@ def _interrupt(process, first_after=3.0, patience=30.0):
 
 
 def test_invite_list_revoke_and_progress(cli, stack, tmp_path):
-    cli("tasks", "create", "--id", "invited", "--name", "Invited", "--annotator", "carol@lab.org")
+    cli("tasks", "create", "--set", "id=invited", "--set", "name=Invited", "--set", 'annotators=["carol@lab.org"]')
     root = tmp_path / "two"
     for i in range(2):
         _save(root / f"img-{i}.png", np.full((8, 8), i * 100, np.uint8), "PNG")

@@ -12,6 +12,7 @@ import requests
 from PIL import Image
 
 from tests.integration.client import User
+from tests.settings import HTTP_TIMEOUT
 from tests.unit.test_export_formats import GAMMA, H, W, fc, gamma_feature, square
 
 ANNOTATE = str(Path(sys.executable).parent / "annotate")
@@ -20,7 +21,8 @@ ANNOTATE = str(Path(sys.executable).parent / "annotate")
 @pytest.fixture
 def annotate(stack, tmp_path):
     env = {**os.environ, "ANNOTATE_CONFIG": str(tmp_path / "profiles.json"), "COLUMNS": "200",
-           "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token()}
+           "ANNOTATE_API": stack.api_url, "ANNOTATE_TOKEN": stack.admin_token(),
+           "ANNOTATE_TIMEOUT": str(HTTP_TIMEOUT)}
 
     def run(*args, expect=0):
         done = subprocess.run([ANNOTATE, *args], capture_output=True, text=True, env=env,
@@ -68,7 +70,7 @@ def test_export_through_the_cli(stack, annotate, tmp_path):
     state_path = out / ".annotate-export.json"
     state = json.loads(state_path.read_text())
     job = admin.call("GET", f"/tasks/{task}/exports/{state['export_id']}").json()
-    whole = requests.get(job["url"], timeout=60).content
+    whole = requests.get(job["url"], timeout=HTTP_TIMEOUT).content
     (out / f".{job['id']}.zip.part").write_bytes(whole[:len(whole) // 2])
     state_path.write_text(json.dumps({**state, "digest": "older", "partial": {
         "task_id": task, "options": state["options"], "export_id": job["id"]}}))

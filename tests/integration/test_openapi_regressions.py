@@ -23,6 +23,6 @@ def _cursor(value) -> str:
 ], ids=["int", "list", "dict", "nested"])
 def test_a_tampered_samples_cursor_is_a_400_not_a_retry(stack, task, decoded):
     resp = admin(stack).call("GET", f"/tasks/{task}/samples",
-                             params={"cursor": _cursor(decoded)}, retries=1)
+                             params={"cursor": _cursor(decoded)}, attempts=1)
     assert resp.status_code == 400, (resp.status_code, resp.text)
     assert resp.json()["error"]["code"] == "invalid_cursor"

@@ -230,7 +230,7 @@ def test_read_only_view_of_a_sample(api):
 
 
 def test_ingest_is_redone_only_when_the_object_changes(aws):
-    from chalicelib import ingest
+    from chalicelib.ingest import imports as ingest
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.put_object(Bucket=config.DATA_BUCKET, Key="uploads/t/s/a.png", Body=_png(np.zeros((4, 6), np.uint8)))
     first = ingest.ingest_object(config.DATA_BUCKET, "uploads/t/s/a.png")

@@ -1,41 +1,12 @@
 """The CLI's presigned PUT (annotator_cli.upload._put) against a real local HTTP server: a 4xx
 fails at once, a 5xx is retried up to PUT_ATTEMPTS times, and the bytes of failed attempts are
 taken back from the progress bar."""
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
 from annotator_cli import upload
 from annotator_cli.client import ApiError
-
-
-class Server:
-    """Answers each PUT with the next status of `statuses` (the last one repeats)."""
-
-    def __init__(self, statuses):
-        self.statuses, self.bodies = list(statuses), []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self):
-                server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                status = server.statuses.pop(0) if len(server.statuses) > 1 else server.statuses[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/k"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.local_server import LocalServer, scripted
 
 
 @pytest.fixture
@@ -47,12 +18,12 @@ def put(tmp_path, monkeypatch):
 
     def run(statuses):
         """(the size _put returned or the ApiError it raised, the server, net bytes reported)"""
-        server = Server(statuses)
+        server = LocalServer(scripted([(status, {}, b"") for status in statuses]))
         servers.append(server)
         progress = upload.Progress(bytes_sent=sent.append)
         with requests.Session() as http:
             try:
-                outcome = upload._put(http, {"url": server.url, "headers": {}}, path, progress)
+                outcome = upload._put(http, {"url": server.url + "/k", "headers": {}}, path, progress)
             except ApiError as err:
                 outcome = err
         return outcome, server, sum(sent)
@@ -64,16 +35,16 @@ def put(tmp_path, monkeypatch):
 def test_a_refused_put_fails_at_once_and_takes_its_bytes_back(put):
     err, server, sent = put([403, 200])
     assert isinstance(err, ApiError) and err.code == "upload_failed" and "HTTP 403" in err.message
-    assert len(server.bodies) == 1 and sent == 0
+    assert len(server.requests) == 1 and sent == 0
 
 
 def test_a_server_error_is_retried_then_the_upload_lands(put):
     size, server, sent = put([503, 500, 200])
-    assert size == 1000 and len(server.bodies) == 3 and server.bodies[-1] == b"x" * 1000
+    assert size == 1000 and len(server.requests) == 3 and server.requests[-1][2] == b"x" * 1000
     assert sent == 1000  # the two failed attempts were taken back
 
 
 def test_server_errors_on_every_attempt_fail_after_the_last(put):
     err, server, sent = put([503])
     assert isinstance(err, ApiError) and err.code == "upload_failed" and "HTTP 503" in err.message
-    assert len(server.bodies) == upload.PUT_ATTEMPTS and sent == 0
+    assert len(server.requests) == upload.PUT_ATTEMPTS and sent == 0

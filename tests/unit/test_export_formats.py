@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from chalicelib.exports import agreement, archive, raster
-from chalicelib.masks import mask_to_features
+from chalicelib.ingest.masks import mask_to_features
 
 H, W = 30, 40
 # An asymmetric "Γ" at known pixels: a bar along rows 2-4 (columns 5-14) and a leg down

@@ -19,6 +19,8 @@ OUTPUTS = {"TablePrefix": "cloud-annotator-dev-", "DataBucket": "cloud-annotator
            "IngestQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-ingest",
            "ExportQueue": "cloud-annotator-dev-export",
            "ExportQueueArn": "arn:aws:sqs:us-east-1:1:cloud-annotator-dev-export",
+           "IngestFunction": "cloud-annotator-dev-ingest_now",
+           "IngestFunctionArn": "arn:aws:lambda:us-east-1:1:function:cloud-annotator-dev-ingest_now",
            "TableArns": ",".join(f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(6)),
            "FunctionLogGroupArn": "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/cloud-annotator-dev"}
 
@@ -92,7 +94,7 @@ def test_a_stack_user_pool_becomes_the_stages_identity_provider(tmp_path):
 def test_policy_grants_logs_of_this_stages_functions_only():
     logs, = [s for s in deploy.iam_policy(OUTPUTS)["Statement"] if s["Action"][0].startswith("logs:")]
     group = OUTPUTS["FunctionLogGroupArn"]
-    assert logs["Resource"] == [f"{group}:*", f"{group}-on_*:*"]
+    assert logs["Resource"] == [f"{group}:*", f"{group}-on_*:*", f"{group}-ingest_now:*"]
     # Stage names have no "_": another stage's functions ("dev-x", "dev-on") never match.
     for other in ("cloud-annotator-dev-x", "cloud-annotator-dev-on-on_upload"):
         assert not any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:1:log-group:/aws/lambda/{other}:log-stream:s",

@@ -75,6 +75,15 @@ function renderList(jobs) {
   $("#exports-empty").hidden = !empty;
 }
 
+// Reopened in this tab: the table is redrawn every few seconds (and may be while a reopen is on
+// its way), and must keep saying so.
+const reopened = new Set();
+
+function markReopened(button) {
+  button.textContent = "Reopened";
+  button.classList.add("copied");
+}
+
 function renderAgreement(api, taskId, jobs, onChange) {
   const latest = jobs.find((j) => j.status === "done" && j.agreement);
   const box = $("#agreement");
@@ -104,15 +113,17 @@ function renderAgreement(api, taskId, jobs, onChange) {
     row.insertCell().textContent = s.mean_iou == null ? "–" : s.mean_iou.toFixed(2);
     const act = row.insertCell();
     act.className = "actions";
+    const key = `${taskId}/${s.sample_id}`;
     const b = el("button", "btn small", "Reopen");
     b.type = "button";
     b.title = "Ask one more annotator for this sample";
+    if (reopened.has(key)) markReopened(b);
     b.addEventListener("click", async () => {
       b.disabled = true;
       try {
-        await api.request("POST", `/tasks/${encodeURIComponent(taskId)}/samples/${encodeURIComponent(s.sample_id)}/reopen`);
-        b.textContent = "Reopened";
-        b.classList.add("copied");
+        await api.reopen(taskId, s.sample_id);
+        reopened.add(key);
+        markReopened(b);
         onChange();
       } catch (err) {
         b.disabled = false;
@@ -126,7 +137,7 @@ function renderAgreement(api, taskId, jobs, onChange) {
 
 /** Fill the card for `taskId`; returns true while an export is still being built. */
 export async function renderExports(api, taskId, onChange) {
-  const { exports: jobs } = await api.request("GET", `/tasks/${encodeURIComponent(taskId)}/exports`);
+  const { exports: jobs } = await api.exports(taskId);
   renderList(jobs);
   renderAgreement(api, taskId, jobs, onChange);
   return jobs.some((j) => j.status === "queued" || j.status === "running");
@@ -151,7 +162,7 @@ export function setupExports(api, selectedTask, onChange, showError) {
     button.disabled = true;
     try {
       showError(null);
-      await api.request("POST", `/tasks/${encodeURIComponent(selectedTask())}/exports`, options(event.target));
+      await api.startExport(selectedTask(), options(event.target));
       await poll();
     } catch (err) {
       showError(err);

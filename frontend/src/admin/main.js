@@ -2,9 +2,10 @@
 // counts. Everything goes through the public API with the admin's bearer token, which arrives
 // like the annotator's (`admin.html#token=...`, kept per tab in sessionStorage) or is pasted.
 import { Api } from "../api.js";
-import { labelColors } from "../labels.js";
-import { loadSiteConfig } from "../link.js";
+import { labelColors, taskLabels } from "../labels.js";
+import { loadSiteConfig, tokenClaims, tokenFromLink } from "../link.js";
 import { signInState, signOut } from "../signin.js";
+import { h } from "../ui/dom.js";
 import { setupExports } from "./exports.js";
 import { fieldErrors, showFieldErrors } from "./fielderrors.js";
 import { showSample } from "./sampleview.js";
@@ -17,41 +18,25 @@ const $ = (sel) => document.querySelector(sel);
 const SAMPLES_PAGE = 50;
 const state = { api: null, selected: null, editing: null, samplesShown: SAMPLES_PAGE };
 
-function cell(row, content) {
-  const td = row.insertCell();
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content ?? "";
-  return td;
-}
-
-function button(label, onClick, kind = "") {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = `btn small ${kind}`.trim();
-  b.textContent = label;
-  b.addEventListener("click", onClick);
-  return b;
-}
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+/** A small button: kind is "primary", "danger", "ghost danger"... */
+const button = (label, onclick, kind = "") =>
+  h(["button.btn.small", ...kind.split(" ").filter(Boolean)].join("."), { type: "button", onclick }, label);
 
 /** A stacked bar: done (green) then in progress (amber), as fractions of total. */
 function progressBar(progress) {
   const total = Math.max(progress.total, 1);
-  const bar = el("div", "bar stacked");
-  const done = el("div", "bar-fill");
-  done.style.width = `${(100 * progress.completed) / total}%`;
-  const busy = el("div", "bar-busy");
-  busy.style.width = `${(100 * (progress.in_progress || 0)) / total}%`;
-  bar.append(done, busy);
   const busyText = progress.in_progress === undefined ? "" : `, ${progress.in_progress} in progress`;
-  bar.title = `${progress.completed} done${busyText}, ${progress.total} images`;
-  return bar;
+  return h("div.bar.stacked", { title: `${progress.completed} done${busyText}, ${progress.total} images` },
+    h("div.bar-fill", { style: { width: `${(100 * progress.completed) / total}%` } }),
+    h("div.bar-busy", { style: { width: `${(100 * (progress.in_progress || 0)) / total}%` } }));
+}
+
+/** The task's labels as tags with the annotator's colours (labels.js: one palette for both pages). */
+function labelTags(task) {
+  const labels = taskLabels(task);
+  const colors = labelColors(labels, task.client_config || {});
+  return labels.map((label) => h("span.label-tag", { "data-label": label },
+    h("span.swatch", { style: { background: colors[label] } }), label));
 }
 
 /** Show a table, or its "nothing here" line when the body has no rows. */
@@ -85,7 +70,7 @@ const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 // --- tasks -------------------------------------------------------------------------------------
 
 async function renderTasks() {
-  const { tasks } = await state.api.request("GET", "/tasks");
+  const { tasks } = await state.api.tasks();
   const body = $("#tasks tbody");
   body.replaceChildren();
   let images = 0;
@@ -95,28 +80,17 @@ async function renderTasks() {
     images += p.total;
     done += p.completed;
     if (task.id === state.selected) state.task = task;
-    const row = body.insertRow();
-    row.dataset.task = task.id;
-    row.classList.toggle("selected", task.id === state.selected);
-    const title = el("div");
-    title.append(el("div", "task-name", task.name), el("div", "task-id mono", task.id));
-    cell(row, title);
-    const prog = el("div", "progress-cell");
-    const meta = el("div", "meta");
     // The list carries counters only (no per-task query); live leases show in the task's view.
     const busy = p.in_progress === undefined ? [] : [["busy", `${p.in_progress} in progress`]];
-    for (const [cls, text] of [["done", `${p.completed} done`], ...busy,
-      ["ann", `${p.annotations ?? 0} annotations`]]) {
-      const item = el("span", "", text);
-      item.prepend(el("span", `dot ${cls}`));
-      meta.append(item);
-    }
-    prog.append(progressBar(p), meta);
-    cell(row, prog);
-    cell(row, el("span", "done-total", `${p.completed} / ${p.total}`)).className = "num";
-    const actions = cell(row, button("Open", () => select(task), "primary"));
-    actions.className = "actions";
-    actions.append(button("Edit", () => edit(task)));
+    const meta = [["done", `${p.completed} done`], ...busy, ["ann", `${p.annotations ?? 0} annotations`]]
+      .map(([cls, text]) => h("span", {}, h(`span.dot.${cls}`), text));
+    const row = h("tr", { "data-task": task.id },
+      h("td", {}, h("div.task-name", {}, task.name), h("div.task-id.mono", {}, task.id)),
+      h("td", {}, h("div.progress-cell", {}, progressBar(p), h("div.meta", {}, meta))),
+      h("td.num", {}, h("span.done-total", {}, `${p.completed} / ${p.total}`)),
+      h("td.actions", {}, button("Open", () => select(task), "primary"), button("Edit", () => edit(task))));
+    row.classList.toggle("selected", task.id === state.selected);
+    body.append(row);
   }
   emptyState($("#tasks"), "#tasks-empty");
   $("#tasks-summary").textContent = tasks.length
@@ -182,10 +156,10 @@ async function saveTask(event) {
     let task;
     try {
       if (state.editing) {
-        task = await state.api.request("PATCH", `/tasks/${state.editing}`, fields);
+        task = await state.api.updateTask(state.editing, fields);
       } else {
         const id = form.elements.id.value.trim();
-        task = await state.api.request("POST", "/tasks", id ? { id, ...fields } : fields);
+        task = await state.api.createTask(id ? { id, ...fields } : fields);
       }
     } catch (err) {
       const errors = fieldErrors(err, form);
@@ -237,14 +211,7 @@ function renderSettings(task) {
   $("#detail-name").textContent = task.name;
   const cc = task.client_config || {};
   const tool = cc.draw_freehand ? "freehand" : cc.draw_shape_type || "polygon";
-  const labels = el("dd");
-  const colors = labelColors(task.labels || [], task.client_config || {}); // as the annotator draws them
-  for (const label of task.labels || []) {
-    const tag = el("span", "label-tag", label);
-    tag.style.setProperty("--swatch", colors[label]);
-    labels.append(tag);
-  }
-  if (!(task.labels || []).length) labels.textContent = "none";
+  const labels = h("dd", {}, labelTags(task));
   const rows = [
     ["Labels", labels],
     ["Tool", TOOL_NAMES[tool] || tool],
@@ -256,9 +223,7 @@ function renderSettings(task) {
   const dl = $("#settings");
   dl.replaceChildren();
   for (const [name, value] of rows) {
-    dl.append(el("dt", "", name));
-    if (value instanceof Node) dl.append(value);
-    else dl.append(el("dd", name === "Instructions" ? "instructions" : "", value));
+    dl.append(h("dt", {}, name), value instanceof Node ? value : h(name === "Instructions" ? "dd.instructions" : "dd", {}, value));
   }
 }
 
@@ -273,34 +238,31 @@ function renderProgress(progress) {
   stats.replaceChildren();
   for (const [cls, n, label] of [["done", progress.completed, "done"], ["busy", progress.in_progress || 0, "in progress"],
     ["", progress.available ?? 0, "available"], ["ann", progress.annotations ?? 0, "annotations"]]) {
-    const s = el("span");
-    if (cls) s.append(el("span", `dot ${cls}`));
-    s.append(el("b", "", String(n)), ` ${label}`);
-    stats.append(s);
+    stats.append(h("span", {}, cls ? h(`span.dot.${cls}`) : null, h("b", {}, String(n)), ` ${label}`));
   }
 }
 
 async function renderDetail() {
   const id = state.selected;
   const [progress, leases, invites] = await Promise.all([
-    state.api.request("GET", `/tasks/${id}/progress`),
-    state.api.request("GET", `/tasks/${id}/leases`),
-    state.api.request("GET", `/tasks/${id}/invites`),
+    state.api.progress(id),
+    state.api.leases(id),
+    state.api.invites(id),
   ]);
   if (state.task && state.task.id === id) renderSettings(state.task);
   renderProgress(progress);
   const leaseBody = $("#leases tbody");
   leaseBody.replaceChildren();
   for (const lease of leases.leases) {
-    const row = leaseBody.insertRow();
-    cell(row, lease.sample_id).className = "mono";
-    // A reservation ahead is the annotator's next image, held so it shows at once.
-    cell(row, lease.ahead ? `${lease.user} (next, reserved)` : lease.user);
-    cell(row, clock(lease.expires_at)).title = when(lease.expires_at);
-    cell(row, button("End", () => guarded(async () => {
-      await state.api.request("DELETE", `/tasks/${id}/leases/${encodeURIComponent(lease.sample_id)}`);
-      await refresh();
-    }, "danger"))).className = "actions";
+    leaseBody.append(h("tr", {},
+      h("td.mono", {}, lease.sample_id),
+      // A reservation ahead is the annotator's next image, held so it shows at once.
+      h("td", {}, lease.ahead ? `${lease.user} (next, reserved)` : lease.user),
+      h("td", { title: when(lease.expires_at) }, clock(lease.expires_at)),
+      h("td.actions", {}, button("End", () => guarded(async () => {
+        await state.api.endLease(id, lease.sample_id);
+        await refresh();
+      }), "danger"))));
   }
   emptyState($("#leases"), "#leases-empty");
   const people = $("#annotators tbody");
@@ -308,14 +270,10 @@ async function renderDetail() {
   const counts = Object.entries(progress.by_annotator);
   const most = Math.max(1, ...counts.map(([, c]) => c.submitted));
   for (const [who, c] of counts) {
-    const row = people.insertRow();
-    cell(row, who);
-    cell(row, String(c.submitted)).className = "num";
-    const mini = el("div", "mini-bar");
-    const fill = el("div");
-    fill.style.width = `${(100 * c.submitted) / most}%`;
-    mini.append(fill);
-    cell(row, mini);
+    people.append(h("tr", {},
+      h("td", {}, who),
+      h("td.num", {}, String(c.submitted)),
+      h("td", {}, h("div.mini-bar", {}, h("div", { style: { width: `${(100 * c.submitted) / most}%` } })))));
   }
   emptyState($("#annotators"), "#annotators-empty");
   state.lastProgress = progress;
@@ -326,26 +284,25 @@ async function renderDetail() {
 
 async function renderSamples() {
   const id = state.selected;
-  const page = await state.api.request("GET", `/tasks/${id}/samples?limit=${state.samplesShown}`);
+  const page = await state.api.samples(id, { limit: state.samplesShown });
   const body = $("#samples tbody");
   body.replaceChildren();
   for (const sample of page.samples) {
-    const row = body.insertRow();
-    row.dataset.sample = sample.id;
-    row.classList.toggle("viewing", sample.id === state.viewing);
-    cell(row, sample.id).className = "mono";
     const status = sample.problem ? "problem" : sample.status;
-    const pill = el("span", `pill ${status}`, sample.problem ? `refused: ${sample.problem}` : STATUS_NAMES[status] || status);
-    cell(row, pill);
-    cell(row, String(sample.submitted)).className = "num";
     const media = Object.values(sample.media || {})[0];
-    cell(row, media ? `${media.width}×${media.height} ${media.dtype}${media.pages > 1 ? `, ${media.pages} pages` : ""}` : "").className = "size";
-    cell(row, button("View", () => guarded(async () => {
-      state.viewing = sample.id;
-      for (const r of body.rows) r.classList.toggle("viewing", r === row);
-      $("#sample-view-hint").hidden = true;
-      await showSample(await state.api.request("GET", `/tasks/${id}/samples/${encodeURIComponent(sample.id)}/view`), state.task);
-    }))).className = "actions";
+    const row = h("tr", { "data-sample": sample.id },
+      h("td.mono", {}, sample.id),
+      h(`td`, {}, h(`span.pill.${status}`, {}, sample.problem ? `refused: ${sample.problem}` : STATUS_NAMES[status] || status)),
+      h("td.num", {}, String(sample.submitted)),
+      h("td.size", {}, media ? `${media.width}×${media.height} ${media.dtype}${media.pages > 1 ? `, ${media.pages} pages` : ""}` : ""),
+      h("td.actions", {}, button("View", () => guarded(async () => {
+        state.viewing = sample.id;
+        for (const r of body.rows) r.classList.toggle("viewing", r === row);
+        $("#sample-view-hint").hidden = true;
+        await showSample(await state.api.sampleView(id, sample.id), state.task);
+      }))));
+    row.classList.toggle("viewing", sample.id === state.viewing);
+    body.append(row);
   }
   emptyState($("#samples"), "#samples-empty");
   const p = state.lastProgress;
@@ -360,30 +317,19 @@ function renderInvites(invites) {
   const body = $("#invites tbody");
   body.replaceChildren();
   for (const invite of invites) {
-    const row = body.insertRow();
-    row.dataset.email = invite.email;
-    cell(row, invite.email);
-    if (invite.revoked_at) cell(row, el("span", "revoked", "revoked"));
-    else cell(row, new Date(invite.expires_at * 1000).toLocaleDateString()).title = when(invite.expires_at);
     const link = minted.get(invite.id);
-    if (link && !invite.revoked_at) {
-      const a = document.createElement("a");
-      a.href = link;
-      a.className = "link annotator-link";
-      a.textContent = link;
-      a.title = link;
-      a.target = "_blank";
-      const copy = button("Copy link", () => copyLink(copy, link));
-      const td = cell(row, a);
-      td.className = "link-cell";
-      td.append(copy);
-    } else {
-      cell(row, el("span", "muted", invite.revoked_at ? "" : "shown when created"));
-    }
-    cell(row, invite.revoked_at ? "" : button("Revoke", () => guarded(async () => {
-      await state.api.request("DELETE", `/tasks/${state.selected}/invites/${invite.id}`);
-      await refresh();
-    }), "ghost danger")).className = "actions";
+    const copy = link && button("Copy link", () => copyLink(copy, link));
+    body.append(h("tr", { "data-email": invite.email },
+      h("td", {}, invite.email),
+      invite.revoked_at ? h("td", {}, h("span.revoked", {}, "revoked"))
+        : h("td", { title: when(invite.expires_at) }, new Date(invite.expires_at * 1000).toLocaleDateString()),
+      link && !invite.revoked_at
+        ? h("td.link-cell", {}, h("a.link.annotator-link", { href: link, title: link, target: "_blank" }, link), copy)
+        : h("td", {}, h("span.muted", {}, invite.revoked_at ? "" : "shown when created")),
+      h("td.actions", {}, invite.revoked_at ? "" : button("Revoke", () => guarded(async () => {
+        await state.api.revokeInvite(state.selected, invite.id);
+        await refresh();
+      }), "ghost danger"))));
   }
   emptyState($("#invites"), "#invites-empty");
 }
@@ -410,7 +356,7 @@ async function invite(event) {
   event.preventDefault();
   await guarded(async () => {
     const emails = list(new FormData(event.target).get("emails"));
-    const { invites } = await state.api.request("POST", `/tasks/${state.selected}/invites`, { emails });
+    const { invites } = await state.api.invite(state.selected, emails);
     for (const inv of invites) minted.set(inv.id, annotatorLink(state.selected, inv.token));
     event.target.reset();
     await refresh();
@@ -422,15 +368,10 @@ async function upload(entries) {
   const rows = new Map();
   const listEl = $("#uploads");
   for (const entry of entries) {
-    const li = document.createElement("li");
-    const bar = document.createElement("progress");
-    bar.max = 1;
-    bar.value = 0;
-    const label = el("span", "file-state", "waiting");
-    const name = el("span", "file-name mono", `${entry.sampleId}/${entry.name}`);
-    name.title = name.textContent;
-    li.append(name, bar, label);
-    li.dataset.file = `${entry.sampleId}/${entry.name}`;
+    const file = `${entry.sampleId}/${entry.name}`;
+    const bar = h("progress", { max: 1, value: 0 });
+    const label = h("span.file-state", {}, "waiting");
+    const li = h("li", { "data-file": file }, h("span.file-name.mono", { title: file }, file), bar, label);
     listEl.append(li);
     rows.set(entry, { li, bar, label });
   }
@@ -442,11 +383,9 @@ async function upload(entries) {
       r.li.dataset.state = status;
     });
     const problems = Object.entries(result.problems);
-    const summary = document.createElement("li");
-    summary.className = problems.length ? "upload-summary has-problems" : "upload-summary";
-    summary.textContent = `${result.created} samples added, ${result.existing.length} already there` +
-      (problems.length ? `; refused: ${problems.map(([id, why]) => `${id} (${why})`).join("; ")}` : "");
-    listEl.append(summary);
+    listEl.append(h(problems.length ? "li.upload-summary.has-problems" : "li.upload-summary", {},
+      `${result.created} samples added, ${result.existing.length} already there` +
+      (problems.length ? `; refused: ${problems.map(([id, why]) => `${id} (${why})`).join("; ")}` : "")));
     await refresh();
   });
 }
@@ -460,23 +399,10 @@ async function refresh() {
   });
 }
 
-function readToken() {
-  const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  if (fragment.get("token")) {
-    sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
 /** Who the token says we are (display only; the API checks the token). */
 function tokenName(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return payload.email || payload.sub || "admin";
-  } catch {
-    return "admin";
-  }
+  const claims = tokenClaims(token);
+  return claims.email || claims.sub || "admin";
 }
 
 async function start(apiUrl, token) {
@@ -510,7 +436,7 @@ async function start(apiUrl, token) {
 (async () => {
   const { apiUrl } = await loadSiteConfig();
   const signin = await signInState(apiUrl, TOKEN_KEY); // back from the identity provider?
-  const token = readToken();
+  const token = tokenFromLink(TOKEN_KEY);
   if (token) return start(apiUrl, token);
   offerSignIn($("#login"), signin);
   $("#login").hidden = false;

@@ -68,9 +68,8 @@ async function inParallel(items, limit, work) {
 export async function uploadEntries(api, taskId, entries, report) {
   const images = entries.filter((e) => e.name !== "annotation.json");
   for (const e of images) e.sha256 = await sha256Hex(e.file);
-  const plan = await api.request("POST", `/tasks/${taskId}/uploads`, {
-    files: images.map((e) => ({ sample_id: e.sampleId, name: e.name, size: e.file.size, sha256: e.sha256 })),
-  });
+  const plan = await api.planUploads(taskId,
+    images.map((e) => ({ sample_id: e.sampleId, name: e.name, size: e.file.size, sha256: e.sha256 })));
   const keyOf = new Map();
   const todo = [];
   plan.uploads.forEach((u, i) => {
@@ -93,7 +92,7 @@ export async function uploadEntries(api, taskId, entries, report) {
   const all = [...samples.values()].filter((s) => Object.keys(s.files).some((n) => !MASK_NAMES.includes(n)));
   const result = { created: 0, existing: [], problems: {} };
   for (let i = 0; i < all.length; i += SAMPLES_PER_IMPORT) {
-    const r = await api.request("POST", `/tasks/${taskId}/imports?exist_ok=1`, { samples: all.slice(i, i + SAMPLES_PER_IMPORT) });
+    const r = await api.importSamples(taskId, all.slice(i, i + SAMPLES_PER_IMPORT));
     result.created += r.created;
     result.existing.push(...r.existing);
     Object.assign(result.problems, r.problems);

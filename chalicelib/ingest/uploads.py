@@ -6,31 +6,18 @@ with the same size and checksum is reported as "exists" and not signed again, wh
 makes a rerun of an interrupted upload resume instead of starting over. The checksum travels
 as signed `x-amz-meta-sha256` metadata so the next run can compare without downloading.
 
-Keys are `uploads/<task_id>/<sample_id>/<file name>`: one folder per sample, as in the
-original system's layout, and per task so owners of one task cannot overwrite another's.
+Keys are storage.upload_key's: one folder per sample, per task.
 """
 from concurrent.futures import ThreadPoolExecutor
 
-from botocore.exceptions import ClientError
-
-from . import config, storage
-from .schemas import UploadFile, UploadsBody
-
-
-def upload_key(task_id: str, sample_id: str, name: str) -> str:
-    return f"uploads/{task_id}/{sample_id}/{name}"
-
-
-def delete_for(task_id: str) -> None:
-    """A deleted task's uploads and their browser-ready copies (ingest.derived_prefix)."""
-    storage.delete_prefix(f"uploads/{task_id}/")
-    storage.delete_prefix(f"derived/{config.DATA_BUCKET}/uploads/{task_id}/")
+from .. import storage
+from ..schemas import UploadFile, UploadsBody
 
 
 def plan(task_id: str, body: UploadsBody) -> list[dict]:
     """One entry per file: "exists" (same size and checksum already stored) or a PUT to do."""
     def one(f: UploadFile) -> dict:
-        key = upload_key(task_id, f.sample_id, f.name)
+        key = storage.upload_key(task_id, f.sample_id, f.name)
         entry = {"sample_id": f.sample_id, "name": f.name, "key": key}
         if _stored_checksum(key, f.size) == f.sha256:
             return {**entry, "status": "exists"}
@@ -42,12 +29,7 @@ def plan(task_id: str, body: UploadsBody) -> list[dict]:
 
 
 def _stored_checksum(key: str, size: int) -> str | None:
-    try:
-        head = storage.s3().head_object(Bucket=config.DATA_BUCKET, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    if head["ContentLength"] != size:
+    stored = storage.head(key)
+    if stored is None or stored.size != size:
         return None
-    return head.get("Metadata", {}).get("sha256")
+    return stored.metadata.get("sha256")

@@ -18,7 +18,7 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from chalicelib.imaging import UnsupportedImage
+from .imaging import UnsupportedImage
 
 # Edge directions in image coordinates (x = col, y = row, y down).
 _RIGHT, _DOWN, _LEFT, _UP = (1, 0), (0, 1), (-1, 0), (0, -1)

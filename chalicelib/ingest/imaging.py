@@ -33,7 +33,7 @@ from PIL import Image, UnidentifiedImageError
 THUMBNAIL_SIZE = 256
 STRETCH_PERCENTILES = (0.5, 99.5)
 # A 5000 x 5000 field: decoding and stretching it peaks near 250 MB, which fits the 512 MB
-# Lambda infra/deploy.py configures next to the file's own bytes (ingest.MAX_INGEST_BYTES).
+# Lambda infra/deploy.py configures next to the file's own bytes (imports.MAX_INGEST_BYTES).
 # Larger images are refused with a request to tile them.
 MAX_PIXELS = 5000 * 5000
 PERCENTILE_SAMPLE = 4_000_000
