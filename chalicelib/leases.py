@@ -43,7 +43,11 @@ from .models import (Member, Sample, Submission, Task, Transaction, Version, sam
 __all__ = ["as_dict", "dispatch_key", "free_slots", "live_leases", "needed", "rank", "start_head",
            "status"]
 
-PAGE = 16            # candidates read per dispatch query
+# Candidates read per dispatch query: an uncontended claim takes the head of the queue, so it
+# reads a few; each lost race and each page of samples this caller may not take reads twice as
+# many (claimers spread over more samples; a head of the caller's own submissions is crossed fast).
+FIRST_PAGE = 4
+MAX_PAGE = 64
 MAX_ATTEMPTS = 8     # optimistic-write attempts before answering 503 (retryable)
 # Abuse bounds (README "Limits"): far above what a person annotating does.
 MAX_CLAIMS_PER_MINUTE = 120  # new leases per annotator and task (claim, skip, claim, ...)
@@ -97,6 +101,7 @@ class Receipt:
     submitted: int
     completed: bool = False
     repeat: bool = False
+    member: Member | None = None  # the caller's member row as the submit left it, if known
 
 
 def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
@@ -245,19 +250,19 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
     first few so that concurrent claimers spread out instead of colliding again."""
     if attempt >= MAX_ATTEMPTS:
         raise Unavailable(CLAIMING, code="contention")
-    last = None
+    last, size = None, min(FIRST_PAGE << attempt, MAX_PAGE)
     while True:
         page = Sample.dispatch.query(task.task_id, Sample.dispatch_key <= f"{t:010d}~",
-                                     limit=PAGE, last_evaluated_key=last, page_size=PAGE)
+                                     limit=size, last_evaluated_key=last, page_size=size)
         candidates = [s for s in page if eligible(task, s, user, t)]
         if candidates:
             if attempt == 0:
                 return candidates[0]
             # The index lags the table a little on AWS (GSIs are eventually consistent): after
             # a lost race, decide on the table's own copy.
-            choice = get_sample(task.task_id, random.choice(candidates[:4 << attempt]).sample_id)
+            choice = get_sample(task.task_id, random.choice(candidates).sample_id)
             return choice if eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
-        last = page.last_evaluated_key
+        last, size = page.last_evaluated_key, min(size * 2, MAX_PAGE)
         if not last:
             return None
 
@@ -561,7 +566,21 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
     if isinstance(landed, Receipt):
         return landed
     version, complete = landed  # the caller's count as read with the lease that was submitted
-    return Receipt(version, int(lease.member.submitted) + 1, complete)
+    member = lease.member
+    if member is None:
+        return Receipt(version, 1, complete)
+    # What the transaction did to the member row, so that a claim right after needs no read.
+    member.submitted = int(member.submitted or 0) + 1
+    member.open_submitted = int(member.open_submitted or 0) + (0 if complete else 1)
+    member.lease_sample = member.lease_id = member.lease_exp = None
+    return Receipt(version, int(member.submitted), complete, member=member)
+
+
+def claim_after(task: Task, user: str, receipt: Receipt) -> Lease | None:
+    """claim() right after a submit (its "next"), from the member row as that submit left it:
+    one read fewer. Should the row have moved since (another tab), claim's own conditions fail
+    and its next attempt reads it."""
+    return claim(task, user, member=receipt.member or UNREAD)
 
 
 def _repeat(task: Task, user: str, first: Submission) -> Receipt:

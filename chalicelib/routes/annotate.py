@@ -66,7 +66,7 @@ def submit(task_id, sample_id):
                             spec.annotation.model_dump(mode="json"), spec.submission_id)
     answer = {"version": receipt.version, "progress": progress.after_submit(task, receipt, who.sub)}
     if spec.next:
-        lease = leases.claim(task, who.sub)
+        lease = leases.claim_after(task, who.sub, receipt)
         answer["next"] = None if lease is None else claimed(task, who, lease)
         if spec.ahead:
             ahead = lease and leases.reserve_after_submit(task, who.sub)
