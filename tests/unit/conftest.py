@@ -1,12 +1,14 @@
 """Unit tests: the Chalice app in-process (chalice.test.Client) on moto's in-process mock.
 
-Settings are read when chalicelib is imported, so the environment is set first.
+The unit environment is set before chalicelib is imported, and again before each test
+(`unit_settings`).
 """
 import os
 
-os.environ.update(TABLE_PREFIX="unit-", DATA_BUCKET="unit-data", AWS_DEFAULT_REGION="us-east-1",
-                  AWS_ACCESS_KEY_ID="unit", AWS_SECRET_ACCESS_KEY="unit",
-                  JWT_SECRET="unit-test-secret-at-least-32-bytes-long")
+UNIT_ENV = dict(TABLE_PREFIX="unit-", DATA_BUCKET="unit-data", AWS_DEFAULT_REGION="us-east-1",
+                AWS_ACCESS_KEY_ID="unit", AWS_SECRET_ACCESS_KEY="unit",
+                JWT_SECRET="unit-test-secret-at-least-32-bytes-long")
+os.environ.update(UNIT_ENV)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import json  # noqa: E402
@@ -16,7 +18,7 @@ import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import bootstrap, clock  # noqa: E402
+from chalicelib import bootstrap, clock, config, models, storage  # noqa: E402
 from chalicelib.auth import mint_token  # noqa: E402
 from tests.shapes import polygon  # noqa: E402,F401 -- re-exported for the tests here
 
@@ -77,6 +79,21 @@ class Clock:
 
     def advance(self, seconds):
         self.offset += seconds
+
+
+@pytest.fixture(autouse=True)
+def unit_settings(monkeypatch):
+    """Each unit test starts from the unit environment, with settings and clients made from it:
+    in a full run the suites before this one use chalicelib in-process under their own stacks'
+    settings, and settings and clients are cached once made."""
+    for name, value in UNIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    config.reload()
+    storage._clients.clear()
+    monkeypatch.setattr(models, "_connection", None)
+    for model in models.ALL_MODELS:
+        monkeypatch.setattr(model, "_connection", None, raising=False)
 
 
 @pytest.fixture
