@@ -30,7 +30,7 @@ def live_leases(sample: Sample, t: int) -> dict:
 
 def needed(task: Task, sample: Sample) -> int:
     """Submissions this sample needs: the task's overlap plus any an admin reopened it for."""
-    return int(task.annotations_per_sample + sample.extra)
+    return int(task.annotations_per_sample + sample.extra_annotations)
 
 
 def free_slots(task: Task, sample: Sample, t: int) -> int:
@@ -91,6 +91,6 @@ def latest_head(sample: Sample) -> dict | None:
 
 def next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
     """The number of a new version and the heads that make it the one to start from."""
-    version = int(sample.nver) + 1
+    version = int(sample.latest_version) + 1
     head = {"v": version, "key": key}
     return version, {**as_dict(sample.heads), "any": head, f"u:{user}": head}

@@ -9,7 +9,7 @@ State and invariants
 - A user holds at most one lease per task; their `Member` row names it. A lease is the caller's
   while both the sample's slot and the member row carry its id; it may be heartbeated or
   submitted even after `exp` as long as nobody has taken the slot since.
-- Every change to a sample is a read-modify-write guarded by `rev` (optimistic concurrency),
+- Every change to a sample is a read-modify-write guarded by `revision` (optimistic concurrency),
   written in one TransactWrite with the member row and, on submit, the task's counters, the
   version record and the idempotency record: the counters can never drift from the state.
 
@@ -61,10 +61,10 @@ def _sample_write(task: Task, sample: Sample, leases: dict, t: int, **changes):
     for name, value in changes.items():
         setattr(sample, name, value)
     key = dispatch_key(task, sample, t)
-    actions = [Sample.leases.set(leases), Sample.rev.set(sample.rev + 1)]
+    actions = [Sample.leases.set(leases), Sample.revision.set(sample.revision + 1)]
     actions += [getattr(Sample, name).set(value) for name, value in changes.items()]
     actions.append(Sample.dispatch_key.set(key) if key else Sample.dispatch_key.remove())
-    return actions, Sample.rev == sample.rev
+    return actions, Sample.revision == sample.revision
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -476,7 +476,7 @@ def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict
                              MAX_DRAFTS_PER_MINUTE, "saves of one image")
         leases[user] = {**slot, "exp": t + task.lease_seconds, "draft_minute": t // 60,
                         "drafts": drafts}
-        actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads)
+        actions, cond = _sample_write(task, sample, leases, t, latest_version=version, heads=heads)
         tx.update(sample, actions=actions, condition=cond, name="sample")
         tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
                   actions=[Member.lease_exp.set(t + task.lease_seconds)], name="member")
@@ -530,14 +530,14 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
 
     def write(tx: Transaction, attempt: int, t: int) -> tuple[int, bool]:
         nonlocal lease
-        # The first pass writes on what was just read (the rev condition guards it).
+        # The first pass writes on what was just read (the revision condition guards it).
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = next_version(sample, user, key)
         leases = as_dict(sample.leases)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)
-        actions, cond = _sample_write(task, sample, leases, t, nver=version, heads=heads,
+        actions, cond = _sample_write(task, sample, leases, t, latest_version=version, heads=heads,
                                       done=sample.done + 1)
         actions.append(Sample.submitters.add({user}))
         tx.update(sample, actions=actions, condition=cond, name="sample")
@@ -665,8 +665,9 @@ def reopen(task: Task, sample_id: str) -> Sample:
         if sample.done < needed(task, sample):
             raise Conflict(f"Sample '{sample_id}' is not complete; nothing to reopen.",
                            code="sample_not_complete")
-        extra = sample.done - task.annotations_per_sample + 1
-        actions, cond = _sample_write(task, sample, as_dict(sample.leases), t, extra=extra,
+        extra_annotations = sample.done - task.annotations_per_sample + 1
+        actions, cond = _sample_write(task, sample, as_dict(sample.leases), t,
+                                      extra_annotations=extra_annotations,
                                       requeued_at=t)
         tx.update(sample, actions=actions, condition=cond, name="sample")
         tx.update(task, actions=[Task.completed.add(-1)], condition=Task.task_id.exists(),

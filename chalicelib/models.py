@@ -97,10 +97,11 @@ class Sample(Model):
     leases = MapAttribute(default=dict)
     submitters = UnicodeSetAttribute(default=set)
     done = NumberAttribute(default=0)           # submissions by distinct annotators
-    extra = NumberAttribute(default=0)          # submissions asked for beyond the task's overlap
+    # Python names say what they hold; attr_name keeps the names already stored.
+    extra_annotations = NumberAttribute(default=0, attr_name="extra")  # asked beyond the task's overlap
     requeued_at = NumberAttribute(default=0)    # when a released/ended lease gave a slot back
-    rev = NumberAttribute(default=0)            # optimistic-concurrency guard of every change
-    nver = NumberAttribute(default=0)           # number of the newest version
+    revision = NumberAttribute(default=0, attr_name="rev")  # optimistic-concurrency guard of every change
+    latest_version = NumberAttribute(default=0, attr_name="nver")  # number of the newest version
     # Where the annotation to start from lives: "any", "pre", "u:<user>" -> {"v", "key"}.
     heads = MapAttribute(default=dict)
     dispatch_key = UnicodeAttribute(null=True)  # absent once nothing is left to hand out

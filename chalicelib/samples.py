@@ -144,7 +144,7 @@ def _encode_cursor(key) -> str | None:
 def to_json(task: Task, sample: Sample, t: int | None = None) -> dict:
     return {"id": sample.sample_id, "status": status(task, sample, t or clock.now()), "order": int(sample.order),
             "files": as_dict(sample.files),
-            "submitted": int(sample.done), "version": int(sample.nver),
+            "submitted": int(sample.done), "version": int(sample.latest_version),
             **({"media": sample.media} if sample.media else {}),
             **({"problem": sample.problem} if sample.problem else {})}
 

@@ -29,7 +29,7 @@ def test_live_leases_drop_expired_ones_by_time_alone():
 
 
 def test_free_slots_count_overlap_reopenings_submissions_and_live_leases():
-    s = sample(done=1, extra=1, leases={"ann": slot(T + 9), "old": slot(T - 9)})
+    s = sample(done=1, extra_annotations=1, leases={"ann": slot(T + 9), "old": slot(T - 9)})
     assert needed(task(annotations_per_sample=2), s) == 3
     assert free_slots(task(annotations_per_sample=2), s, T) == 1  # 3 - 1 done - 1 live
     assert free_slots(task(annotations_per_sample=1), s, T) == 0
@@ -96,7 +96,7 @@ def test_owners_see_the_latest_version_by_anyone():
 
 
 def test_next_version_moves_both_heads_and_keeps_the_others():
-    version, heads = next_version(sample(nver=4, heads=HEADS), "cat", "cat5")
+    version, heads = next_version(sample(latest_version=4, heads=HEADS), "cat", "cat5")
     assert version == 5
     assert heads["any"] == heads["u:cat"] == {"v": 5, "key": "cat5"}
     assert heads["u:ann"] == HEADS["u:ann"] and heads["pre"] == HEADS["pre"]

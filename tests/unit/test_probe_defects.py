@@ -174,7 +174,8 @@ def _stale_state(monkeypatch, task_id, sample_id):
             sample = copy.deepcopy(Sample.get(task_id, sample_id))
             sample.leases = {user: {"id": lease_id, "exp": 2 ** 31, "at": 0}}
             sample.submitters = set(sample.submitters) - {user}
-            sample.rev, sample.done, sample.nver = sample.rev - 1, sample.done - 1, sample.nver - 1
+            sample.revision, sample.done, sample.latest_version = \
+                sample.revision - 1, sample.done - 1, sample.latest_version - 1
             return leases.Lease(sample, lease_id, 2 ** 31, 0)
         return real_own(task, user, s, lease_id)
     monkeypatch.setattr(leases, "_own_lease", own)
