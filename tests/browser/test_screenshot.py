@@ -55,9 +55,12 @@ def test_screenshot(stack, site, seeder, new_context, tmp_path):
         page.keyboard.press("Enter")
         sample = shown_sample(page, other_than=sample)
 
+    # Which image alice is on depends on how fast the page's requests land (its reservation
+    # ahead): outline the five most isolated clear nuclei of whichever it is.
     _, nuclei = cell_field(SEED + int(sample[1:]), W, H)
-    inside = [n for n in nuclei if 60 < n[0] < W - 60 and 60 < n[1] < H - 60 and n[4] > 0.7 and min(n[2:4]) > 11
-              and all(math.dist(n[:2], m[:2]) > 45 for m in nuclei if m is not n)]
+    clear = [n for n in nuclei if 60 < n[0] < W - 60 and 60 < n[1] < H - 60 and n[4] > 0.7 and min(n[2:4]) > 11]
+    inside = sorted(clear, key=lambda n: -min(math.dist(n[:2], m[:2]) for m in nuclei if m is not n))
+    assert len(inside) >= 5, f"{sample} has {len(inside)} clear nuclei: seed the task differently"
     plan = [("nucleus", inside[0]), ("nucleus", inside[1]), ("mitotic", inside[2]), ("nucleus", inside[3]),
             ("debris", inside[4])]
     for i, (label, nucleus) in enumerate(plan):
