@@ -202,7 +202,17 @@ def claim(task: Task, user: str, sample_id: str | None = None, member=UNREAD) ->
             return None
         return _take(tx, task, user, member, sample, secrets.token_urlsafe(12), t, claims)
     # A lost race: the sample moved, or the user's other tab won: look again.
-    return _optimistic(write, busy=CLAIMING)
+    return _optimistic(write, _claim_lost(task), busy=CLAIMING)
+
+
+def _claim_lost(task: Task):
+    """`lost` of a claim or a reservation: look again, and remember the race when it was over
+    the sample (another claimer took it), not over the caller's own member row (their other
+    tab, their page's reservation): only the first says claimers are colliding on the task."""
+    def lost(failed: set[str]) -> None:
+        if "sample" in failed:
+            _races.lost(task.task_id, clock.now())
+    return lost
 
 
 def _take(tx: Transaction, task: Task, user: str, member: Member | None, sample: Sample,
@@ -279,8 +289,6 @@ def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
     spread out instead of colliding again."""
     if attempt >= MAX_ATTEMPTS:
         raise Unavailable(CLAIMING, code="contention")
-    if attempt:
-        _races.lost(task.task_id, t)
     spread = attempt + min(_races.lately(task.task_id, t), RACE_SPREAD)
     last, size = None, min(FIRST_PAGE << spread, MAX_PAGE)
     while True:
@@ -445,7 +453,7 @@ def reserve(task: Task, user: str) -> Lease | None:
         return lease
     # Lost: the sample moved, the caller's other tab changed the member row, or completions
     # reached the margin meanwhile: look again (on the task as it is now).
-    return _optimistic(write, busy=CLAIMING)
+    return _optimistic(write, _claim_lost(task), busy=CLAIMING)
 
 
 def reserve_after_submit(task: Task, user: str) -> Lease | None:
