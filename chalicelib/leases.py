@@ -234,7 +234,8 @@ def _take(tx: Transaction, task: Task, user: str, member: Member | None, sample:
     member_actions = [
         Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
         Member.lease_exp.set(lease.expires_at), Member.lease_at.set(t),
-        Member.claim_minute.set(t // 60), Member.claims.set(claims)]
+        Member.claim_minute.set(t // 60), Member.claims.set(claims),
+        Member.draft_minute.remove(), Member.drafts.remove()]  # drafts are counted per lease
     if member and member.ahead_id == lease_id:
         unchanged &= Member.ahead_id == lease_id
         member_actions += _clear_member_ahead()
