@@ -24,8 +24,8 @@ def as_dict(attr) -> dict:
 
 
 def live_leases(sample: Sample, t: int) -> dict:
-    """user -> slot of every lease (or reservation ahead) not expired at t."""
-    return {u: l for u, l in as_dict(sample.leases).items() if l["exp"] > t}
+    """user -> expiry of every lease (or reservation ahead) not expired at t."""
+    return {u: exp for u, exp in as_dict(sample.leases).items() if exp > t}
 
 
 def needed(task: Task, sample: Sample) -> int:
@@ -49,7 +49,7 @@ def dispatch_key(task: Task, sample: Sample, t: int) -> str | None:
         return None
     live = live_leases(sample, t)
     free_at = sample.requeued_at if free_slots(task, sample, t) > 0 else \
-        min(int(l["exp"]) for l in live.values())
+        min(int(exp) for exp in live.values())
     return f"{free_at:010d}#{sample.done:03d}#{rank(task, sample.sample_id, int(sample.order))}"
 
 

@@ -4,11 +4,13 @@ Every DynamoDB condition of the lease logic is in this file.
 
 State and invariants
 - A sample has `annotations_per_sample` (N) slots. `done` counts submissions by distinct users
-  (`submitters`); `leases` maps user -> {"id", "exp", "at"}. Free slots at time t are
+  (`submitters`); `leases` maps user -> expiry, nothing more: the item every claim and submit
+  writes stays small however many people hold it. Free slots at time t are
   N - done - (leases with exp > t): a lease expires by time alone, no sweeper needed.
-- A user holds at most one lease per task; their `Member` row names it. A lease is the caller's
-  while both the sample's slot and the member row carry its id; it may be heartbeated or
-  submitted even after `exp` as long as nobody has taken the slot since.
+- A user holds at most one lease per task (and one reservation ahead, on another sample); their
+  `Member` row names it: id, sample, start, draft counts. A lease is the caller's while the
+  member row carries its id and the sample still has the user's slot; it may be heartbeated
+  or submitted even after `exp` as long as nobody has taken the slot since.
 - Every change to a sample is a read-modify-write guarded by `revision` (optimistic concurrency),
   written in one TransactWrite with the member row and, on submit, the task's counters, the
   version record and the idempotency record: the counters can never drift from the state.
@@ -112,11 +114,25 @@ def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
     """The caller's lease on this sample, or 409 lease_lost."""
     member = _member(task.task_id, user)
     sample = get_sample(task.task_id, sample_id)
-    slot = as_dict(sample.leases).get(user)
-    if not member or member.lease_id != lease_id or member.lease_sample != sample_id or \
-            not slot or slot["id"] != lease_id:
+    if not member or member.lease_id != lease_id:
         raise lease_lost(sample_id)
-    return Lease(sample, lease_id, int(slot["exp"]), int(slot["at"]), member)
+    lease = _leased(sample, user, member)
+    if lease is None:
+        raise lease_lost(sample_id)
+    return lease
+
+
+def _leased(sample: Sample, user: str, member: Member, ahead: bool = False) -> Lease | None:
+    """The member row's lease (or reservation ahead), while `sample` still has the user's slot
+    for it. The two are never on one sample; were they, the slot would be neither's."""
+    exp = as_dict(sample.leases).get(user)
+    mine, other = (member.ahead_sample, member.lease_sample) if ahead else \
+        (member.lease_sample, member.ahead_sample)
+    if exp is None or mine != sample.sample_id or other == sample.sample_id:
+        return None
+    if ahead:  # not started: it becomes a lease, started then, when the holder claims it
+        return Lease(sample, member.ahead_id, int(exp), 0, member, True)
+    return Lease(sample, member.lease_id, int(exp), int(member.lease_at or 0), member)
 
 
 # --- the one optimistic write --------------------------------------------------------------
@@ -220,15 +236,16 @@ def _take(tx: Transaction, task: Task, user: str, member: Member | None, sample:
     """Add to `tx` the writes that lease `sample` to `user` as `lease_id`."""
     lease = Lease(sample, lease_id, t + task.lease_seconds, t)
     leases = live_leases(sample, t)  # taking a slot drops the lapsed leases
-    leases[user] = {"id": lease.lease_id, "exp": lease.expires_at, "at": t}
+    leases[user] = lease.expires_at
     actions, cond = _sample_write(task, sample, leases, t)
     # The member row must still show what we decided on: no lease, or a lapsed/stale one; and
     # the reservation being taken, if that is where the sample comes from.
     unchanged = _still(Member.lease_id, member.lease_id if member else None)
     member_actions = [
         Member.lease_sample.set(sample.sample_id), Member.lease_id.set(lease.lease_id),
-        Member.lease_exp.set(lease.expires_at), Member.claim_minute.set(t // 60),
-        Member.claims.set(claims)]
+        Member.lease_exp.set(lease.expires_at), Member.lease_at.set(t),
+        Member.claim_minute.set(t // 60), Member.claims.set(claims),
+        Member.draft_minute.remove(), Member.drafts.remove()]  # drafts are counted per lease
     if member and member.ahead_id == lease_id:
         unchanged &= Member.ahead_id == lease_id
         member_actions += _clear_member_ahead()
@@ -252,11 +269,7 @@ def held(task: Task, user: str) -> Lease | None:
 
 
 def _held(task: Task, user: str, member: Member) -> Lease | None:
-    sample = get_sample(task.task_id, member.lease_sample)
-    slot = as_dict(sample.leases).get(user)
-    if slot and slot["id"] == member.lease_id:
-        return Lease(sample, member.lease_id, int(slot["exp"]), int(slot["at"]))
-    return None
+    return _leased(get_sample(task.task_id, member.lease_sample), user, member)
 
 
 class _Races:
@@ -345,7 +358,7 @@ def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -
 def heartbeat(task: Task, user: str, sample_id: str, lease_id: str) -> int:
     def extend(lease, leases, t):
         lease.expires_at = t + task.lease_seconds
-        leases[user] = {**leases[user], "exp": lease.expires_at}
+        leases[user] = lease.expires_at
         return leases, [Member.lease_exp.set(lease.expires_at)], {}
     return _rewrite_own(task, user, sample_id, lease_id, extend).expires_at
 
@@ -363,7 +376,8 @@ def release(task: Task, user: str, sample_id: str, lease_id: str) -> None:
 
 
 def _clear_member_lease():
-    return [Member.lease_sample.remove(), Member.lease_id.remove(), Member.lease_exp.remove()]
+    return [Member.lease_sample.remove(), Member.lease_id.remove(), Member.lease_exp.remove(),
+            Member.lease_at.remove()]
 
 
 def _clear_member_ahead():
@@ -374,8 +388,8 @@ def _clear_member_ahead():
 #
 # While an annotator works on their lease, their page may hold the NEXT sample as a
 # reservation, so that its image is on screen the moment they submit. A reservation is a slot
-# in the sample's `leases` like any other (marked "ahead"), so dispatch, progress and "never
-# two people on one slot" treat it as a lease; the member row names it (ahead_*). One per
+# in the sample's `leases` like any other, so dispatch, progress and "never two people on one
+# slot" treat it as a lease; the member row names it (ahead_*), which tells it apart. One per
 # annotator; it lasts AHEAD_SECONDS (the page renews it by reserving again); the holder's next
 # claim (a submit's "next") turns it into their lease with the same id; the page gives it back
 # when it leaves.
@@ -397,11 +411,7 @@ def _ahead(task: Task, user: str, member: Member | None) -> Lease | None:
     until someone else takes the slot)."""
     if not (member and member.ahead_id and member.ahead_sample):
         return None
-    sample = get_sample(task.task_id, member.ahead_sample)
-    slot = as_dict(sample.leases).get(user)
-    if slot and slot["id"] == member.ahead_id and slot.get("ahead"):
-        return Lease(sample, member.ahead_id, int(slot["exp"]), int(slot["at"]), member, True)
-    return None
+    return _leased(get_sample(task.task_id, member.ahead_sample), user, member, ahead=True)
 
 
 def _at_work(task: Task, t: int) -> int:
@@ -440,7 +450,7 @@ def reserve(task: Task, user: str) -> Lease | None:
         lease = Lease(sample, ahead.lease_id if ahead else secrets.token_urlsafe(12),
                       t + min(int(task.lease_seconds), AHEAD_SECONDS), t, member, True)
         leases = live_leases(sample, t)
-        leases[user] = {"id": lease.lease_id, "exp": lease.expires_at, "at": t, "ahead": True}
+        leases[user] = lease.expires_at
         actions, cond = _sample_write(task, sample, leases, t)
         tx.update(sample, actions=actions, condition=cond, name="sample")
         tx.update(Member(task.task_id, user), name="member",
@@ -504,28 +514,30 @@ def _version_put(tx, task_id, sample_id, version, kind, user, t, key, annotation
 def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict) -> int:
     """Store a new draft version; saving also keeps the lease alive."""
     first = _own_lease(task, user, sample_id, lease_id)
-    slot = as_dict(first.sample.leases)[user]
-    within_rate(slot.get("draft_minute"), slot.get("drafts"), clock.now(), MAX_DRAFTS_PER_MINUTE,
-                "saves of one image")  # before anything is stored
+    _drafts(first, clock.now())  # refused before anything is stored
     key = _store(task.task_id, sample_id, annotation)
 
     def write(tx: Transaction, attempt: int, t: int) -> int:
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = next_version(sample, user, key)
-        leases = as_dict(sample.leases)
-        slot = leases[user]
-        drafts = within_rate(slot.get("draft_minute"), slot.get("drafts"), t,
-                             MAX_DRAFTS_PER_MINUTE, "saves of one image")
-        leases[user] = {**slot, "exp": t + task.lease_seconds, "draft_minute": t // 60,
-                        "drafts": drafts}
+        leases = {**as_dict(sample.leases), user: t + task.lease_seconds}
         actions, cond = _sample_write(task, sample, leases, t, latest_version=version, heads=heads)
         tx.update(sample, actions=actions, condition=cond, name="sample")
-        tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id,
-                  actions=[Member.lease_exp.set(t + task.lease_seconds)], name="member")
+        # The sample's revision orders concurrent drafts: the count read here is exact.
+        tx.update(Member(task.task_id, user), condition=Member.lease_id == lease_id, name="member",
+                  actions=[Member.lease_exp.set(t + task.lease_seconds),
+                           Member.draft_minute.set(t // 60), Member.drafts.set(_drafts(lease, t))])
         _version_put(tx, task.task_id, sample_id, version, "draft", user, t, key, annotation)
         return version
     return _optimistic(write, _member_lost(sample_id))
+
+
+def _drafts(lease: Lease, t: int) -> int:
+    """The drafts of this minute after one more (the member row counts them); 429 past the limit."""
+    member = lease.member
+    return within_rate(member and member.draft_minute, member and member.drafts, t,
+                       MAX_DRAFTS_PER_MINUTE, "saves of one image")
 
 
 def _submission_key(task: Task, sample_id: str, user: str, submission_id: str) -> str:
@@ -649,6 +661,19 @@ def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None
 
 # --- admin ---------------------------------------------------------------------------------
 
+def slot_holders(task: Task, sample: Sample) -> dict[str, Lease]:
+    """user -> the lease or reservation each slot of `sample` belongs to, from the holders'
+    member rows (one BatchGetItem); a slot whose row has moved on belongs to nothing."""
+    users = sorted(as_dict(sample.leases))
+    found = {}
+    for member in Member.batch_get([(task.task_id, u) for u in users], consistent_read=True):
+        lease = _leased(sample, member.user, member) or \
+            _leased(sample, member.user, member, ahead=True)
+        if lease:
+            found[member.user] = lease
+    return found
+
+
 def live(task: Task) -> list[dict]:
     """Every live lease and reservation ahead of the task (one member row per annotator: no
     sample scan)."""
@@ -673,14 +698,15 @@ def end(task: Task, sample_id: str) -> list[str]:
         sample = get_sample(task.task_id, sample_id)
         holders = as_dict(sample.leases)
         if holders:
+            owned = slot_holders(task, sample)  # before the write empties the slots
             actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
             tx.update(sample, actions=actions, condition=cond, name="sample")
-            for user, slot in holders.items():
+            for user, lease in owned.items():
                 # Only clear the member row if it still names this lease (or reservation).
-                kept, clear = (Member.ahead_id, _clear_member_ahead()) if slot.get("ahead") \
+                kept, clear = (Member.ahead_id, _clear_member_ahead()) if lease.ahead \
                     else (Member.lease_id, _clear_member_lease())
                 tx.update(Member(task.task_id, user), actions=clear,
-                          condition=kept == slot["id"], name=f"member:{user}")
+                          condition=kept == lease.lease_id, name=f"member:{user}")
         return sorted(holders)
 
     def lost(failed: set[str]) -> list[str] | None:

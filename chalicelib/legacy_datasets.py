@@ -112,11 +112,12 @@ def status_record(task: Task, sample: Sample, versions: list) -> dict:
                 "completed": v.kind == "submitted",
                 "completed_at": int(v.at) if v.kind == "submitted" else None, "metadata": {}}
                for v in versions if v.kind != "pre"]
-    actions += [{"session_id": legacy.session_id(sid, slot["id"]), "target_version": None,
+    live = leases.live_leases(sample, t)
+    actions += [{"session_id": legacy.session_id(sid, lease.lease_id), "target_version": None,
                  "task_id": task.task_id, "sample_id": sid, "user_id": user, "user_email": None,
-                 "started_at": int(slot["at"]), "expires_at": int(slot["exp"]), "saved_at": None,
-                 "completed": False, "completed_at": None, "metadata": {}}
-                for user, slot in leases.live_leases(sample, t).items()]
+                 "started_at": lease.started_at or None, "expires_at": lease.expires_at,
+                 "saved_at": None, "completed": False, "completed_at": None, "metadata": {}}
+                for user, lease in leases.slot_holders(task, sample).items() if user in live]
     users = {}
     for action in actions:
         entry = users.setdefault(action["user_id"], {"completed": False, "versions": []})

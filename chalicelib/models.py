@@ -93,7 +93,8 @@ class Sample(Model):
     files = MapAttribute(default=dict)          # name -> data-bucket key or https URL
     created_at = NumberAttribute(default=0)
     spec = UnicodeAttribute(null=True)          # digest of what it was registered with
-    # Lease slots: user -> {"id", "exp", "at"}; expired entries are dropped by the next writer.
+    # Lease slots: user -> expiry (the member row has the rest); expired ones are dropped by
+    # the next writer that takes a slot.
     leases = MapAttribute(default=dict)
     submitters = UnicodeSetAttribute(default=set)
     done = NumberAttribute(default=0)           # submissions by distinct annotators
@@ -122,6 +123,7 @@ class Member(Model):
     lease_sample = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
     lease_exp = NumberAttribute(null=True)
+    lease_at = NumberAttribute(null=True)       # when it started (min_completion_time)
     # The sample reserved ahead (the next one, while the page works on the current one).
     ahead_sample = UnicodeAttribute(null=True)
     ahead_id = UnicodeAttribute(null=True)
@@ -129,6 +131,9 @@ class Member(Model):
     # New leases taken in the minute `claim_minute` (epoch minute): claim/skip cycling is bounded.
     claim_minute = NumberAttribute(null=True)
     claims = NumberAttribute(null=True)
+    # Drafts saved in the minute `draft_minute`, likewise bounded.
+    draft_minute = NumberAttribute(null=True)
+    drafts = NumberAttribute(null=True)
 
 
 class Version(Model):

@@ -364,3 +364,25 @@ def test_race_memory_is_bounded_by_task_and_by_count():
     assert races.lately("a", 1000) == 0  # forgotten: two tasks at most
     assert races.lately("c", 1000) == 8  # the last few races only
     assert races.lately("c", 1000 + RACE_MEMORY) == 0
+
+
+def test_a_sample_stores_only_each_slots_expiry_and_the_member_row_the_rest(api, time_travel):
+    """The sample item is what every claim and submit writes, by the kilobyte: a slot is its
+    holder's expiry; lease id, start and draft counts live in the holder's member row."""
+    from chalicelib import leases
+    from chalicelib.models import Member, Sample
+    api.make_task("t", n_samples=1, annotations_per_sample=3, min_completion_time=5)
+    _, a = api.claim("t", "alice")
+    time_travel.advance(3)
+    _, b = api.claim("t", "bob")
+    api.ok("PUT", "/tasks/t/samples/s000/draft", user="alice",
+           body={"lease_id": a["lease"]["id"], "annotation": polygon()})
+    slots = leases.as_dict(Sample.get("t", "s000").leases)
+    alice = Member.get("t", "alice")
+    assert slots == {"alice": alice.lease_exp, "bob": b["lease"]["expires_at"]}
+    assert (alice.lease_id, alice.drafts) == (a["lease"]["id"], 1)
+    # min_completion_time counts from the member row's start: bob is 3 s younger than alice.
+    time_travel.advance(2)
+    assert api.submit("t", "alice", a)[0] == 200
+    status, err = api.submit("t", "bob", b)
+    assert status == 409 and err["error"]["code"] == "too_fast"

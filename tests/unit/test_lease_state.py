@@ -18,18 +18,14 @@ def sample(sample_id="s1", order=3, **fields) -> Sample:
     return Sample("t", sample_id, order=order, **fields)
 
 
-def slot(exp, **more):
-    return {"id": "L", "exp": exp, "at": exp - 100, **more}
-
-
 def test_live_leases_drop_expired_ones_by_time_alone():
-    s = sample(leases={"ann": slot(T + 1), "ben": slot(T), "cat": slot(T - 5)})
+    s = sample(leases={"ann": T + 1, "ben": T, "cat": T - 5})
     assert set(live_leases(s, T)) == {"ann"}  # a lease expiring exactly now is over
     assert set(live_leases(s, T - 10)) == {"ann", "ben", "cat"}
 
 
 def test_free_slots_count_overlap_reopenings_submissions_and_live_leases():
-    s = sample(done=1, extra_annotations=1, leases={"ann": slot(T + 9), "old": slot(T - 9)})
+    s = sample(done=1, extra_annotations=1, leases={"ann": T + 9, "old": T - 9})
     assert needed(task(annotations_per_sample=2), s) == 3
     assert free_slots(task(annotations_per_sample=2), s, T) == 1  # 3 - 1 done - 1 live
     assert free_slots(task(annotations_per_sample=1), s, T) == 0
@@ -37,7 +33,7 @@ def test_free_slots_count_overlap_reopenings_submissions_and_live_leases():
 
 def test_eligible_excludes_submitters_holders_and_full_samples():
     t2 = task(annotations_per_sample=2)
-    s = sample(submitters={"ann"}, done=1, leases={"ben": slot(T + 9)})
+    s = sample(submitters={"ann"}, done=1, leases={"ben": T + 9})
     assert not eligible(t2, s, "ann", T)  # submitted it already
     assert not eligible(t2, s, "ben", T)  # holds it
     assert not eligible(t2, s, "cat", T)  # 2 needed: 1 done + 1 leased
@@ -58,7 +54,7 @@ def test_dispatch_key_orders_fresh_then_given_back_and_hides_finished_ones():
     assert dispatch_key(task(), sample(requeued_at=T - 5), T).startswith(f"{T - 5:010d}#")
     # Every slot leased: free again at the earliest expiry, so a claim at `now` skips it.
     full = dispatch_key(task(annotations_per_sample=2), sample(leases={
-        "a": slot(T + 50), "b": slot(T + 20)}), T)
+        "a": T + 50, "b": T + 20}), T)
     assert full.startswith(f"{T + 20:010d}#000#")
     assert full > f"{T:010d}~" > fresh
     assert dispatch_key(task(), sample(done=1), T) is None
@@ -67,8 +63,8 @@ def test_dispatch_key_orders_fresh_then_given_back_and_hides_finished_ones():
 
 @pytest.mark.parametrize("fields, expected", [
     ({}, "available"),
-    ({"leases": {"a": slot(T + 1)}}, "in_progress"),
-    ({"leases": {"a": slot(T)}}, "available"),
+    ({"leases": {"a": T + 1}}, "in_progress"),
+    ({"leases": {"a": T}}, "available"),
     ({"done": 1}, "complete"),
     ({"problem": "bad file"}, "problem"),
 ])

@@ -172,7 +172,7 @@ def _stale_state(monkeypatch, task_id, sample_id):
             state["used"] = True
             # The sample as it was before the caller's own submit landed.
             sample = copy.deepcopy(Sample.get(task_id, sample_id))
-            sample.leases = {user: {"id": lease_id, "exp": 2 ** 31, "at": 0}}
+            sample.leases = {user: 2 ** 31}
             sample.submitters = set(sample.submitters) - {user}
             sample.revision, sample.done, sample.latest_version = \
                 sample.revision - 1, sample.done - 1, sample.latest_version - 1

@@ -33,19 +33,20 @@ class Reservations(Leases):
 
     def _slots(self):
         """user -> {"lease": sample_id, "ahead": sample_id} of the live slots."""
-        out = {}
+        out, members = {}, {m.user: m for m in Member.query("p")}
         for s in Sample.query("p"):
-            for user, slot in live_leases(s, self.t).items():
-                out.setdefault(user, {})["ahead" if slot.get("ahead") else "lease"] = s.sample_id
+            for user in live_leases(s, self.t):
+                ahead = members[user].ahead_sample == s.sample_id  # the row names which is which
+                out.setdefault(user, {})["ahead" if ahead else "lease"] = s.sample_id
         return out
 
     def _held_only_ahead(self, user):
         """Samples `user` could work on if nobody's reservation counted."""
         task = Task.get("p")
-        found = []
+        found, members = [], {m.user: m for m in Member.query("p")}
         for s in Sample.query("p"):
             live = live_leases(s, self.t)
-            leased = [u for u, slot in live.items() if not slot.get("ahead")]
+            leased = [u for u in live if members[u].ahead_sample != s.sample_id]
             if user not in (s.submitters or set()) and user not in live and \
                     needed(task, s) - s.done - len(leased) > 0 and len(leased) < len(live):
                 found.append(s.sample_id)
@@ -115,6 +116,7 @@ class Reservations(Leases):
             return
         task = Task.get("p")
         live_total, holds, free = 0, Counter(), 0
+        members = {m.user: m for m in Member.query("p")}
         for s in Sample.query("p"):
             live = live_leases(s, self.t)
             submitters = s.submitters or set()
@@ -122,13 +124,14 @@ class Reservations(Leases):
             assert s.done + len(live) <= needed(task, s), "over-leased sample"
             assert not submitters & set(live), "leased to someone who submitted it"
             live_total += len(live)
-            holds.update((u, bool(slot.get("ahead"))) for u, slot in live.items())
+            # Whose slot is what: the member row names its lease and its reservation.
+            holds.update((u, members[u].ahead_sample == s.sample_id) for u in live)
             free += s.done < needed(task, s) and needed(task, s) - s.done - len(live) > 0
         assert max(holds.values(), default=0) <= 1, f"two leases or reservations for one user: {holds}"
-        for m in Member.query("p"):
+        for m in members.values():
             if (m.ahead_exp or 0) > self.t:  # a live reservation is the sample's slot, and vice versa
                 slot = as_dict(Sample.get("p", m.ahead_sample).leases).get(m.user)
-                assert slot and slot["id"] == m.ahead_id and slot.get("ahead"), (m.user, slot)
+                assert slot == m.ahead_exp and m.lease_sample != m.ahead_sample, (m.user, slot)
             assert holds[(m.user, True)] == ((m.ahead_exp or 0) > self.t)
         assert reconcile.drift("p") == {}
         p = self.api.progress("p")
