@@ -18,6 +18,7 @@ What moto does not build, checked by reading infra/template.yaml instead:
 import base64
 import hashlib
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -462,6 +463,20 @@ def runtime(rehearsal, tmp_path_factory):
         tops = {n.split("/")[0] for n in archive.namelist()}
         assert not [n for n in tops if n.startswith(("botocore", "boto3", "numpy", "PIL", "pillow"))]
         assert {"app.py", "chalicelib", "pydantic", "pynamodb"} <= tops
+        # Byte code for every module it carries, unchecked-hash (valid whatever mtimes the
+        # unzipped files get) and compiled for the runtime's Python: Lambda's task root is
+        # read-only, so a module without it is compiled from source at every cold start.
+        names = set(archive.namelist())
+        modules = [n for n in names if n.endswith(".py")]
+        assert "app.py" in modules and "chalicelib/leases.py" in modules and len(modules) > 300
+        tag = "cpython-" + deploy.LAMBDA_PYTHON.replace(".", "")
+        for module in modules:
+            folder, _, name = module.rpartition("/")
+            pyc = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+            assert pyc in names, f"{module} has no byte code"
+            assert archive.read(pyc)[:16] == (  # PEP 552 header: flags 0b01, the source's hash
+                importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
+                + importlib.util.source_hash(archive.read(module))), f"{pyc}: not unchecked-hash of {module}"
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
     # boto3 and its dependencies (linked from this venv, through a .pth file).
@@ -510,7 +525,8 @@ class Runtime:
         env = {**config["Environment"]["Variables"], **settings, "AWS_LAMBDA_FUNCTION_NAME": name,
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
-               "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
+               "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1"}  # /var/task is read-only
         layers = [self.layer(x["Arn"]) for x in config.get("Layers", [])]
         self.containers.append(Function(self.python, self.package, env, config["Handler"], layers))
         return self.containers[-1]
