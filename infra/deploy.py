@@ -296,11 +296,11 @@ def precompile(archive: Path) -> None:
     """Add to a zip the byte code of every module in it (`__pycache__/*.cpython-311.pyc`).
 
     Lambda unpacks a package into a read-only folder, so without byte code every cold start
-    compiles every module it imports from source, and keeps nothing (bench/coldstart.py: 584
-    against 231 ms). Unchecked-hash pycs: Python uses them without comparing the source's
-    mtime, which unzipping does not keep. They cannot go stale: chalice names the zip by its
-    sources' hash and never edits it in place, and a pyc that no longer matches its source's
-    hash is compiled again here."""
+    compiles every module it imports from source, and keeps nothing (bench/coldstart.py times
+    both: `import app` about 2.5 times slower). Unchecked-hash pycs: Python uses them without
+    comparing the source's mtime, which unzipping does not keep. They cannot go stale: chalice
+    names the zip by its sources' hash and never edits it in place, and a pyc that no longer
+    matches its source's hash is compiled again here."""
     require_lambda_python()
     with zipfile.ZipFile(archive) as source, tempfile.TemporaryDirectory() as scratch:
         names = set(source.namelist())
