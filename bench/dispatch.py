@@ -449,29 +449,33 @@ def capacity(wire, sizes, claims, submits):
     """Read/write request units for the counted requests.
 
     Reads: every GetItem the app makes is strongly consistent (1 RRU per 4 KB, a miss costs 1);
-    Query counts as strongly consistent too (an upper bound: the dispatch index queries are
-    GSI reads, eventually consistent, half that), charged per request on the items it read
-    (Count queries pay for what they read), sized by the largest sample item; BatchGetItem
+    the only Query of a claim or a submit reads the dispatch index, and a GSI is only ever read
+    eventually consistent: 0.5 RRU per 4 KB, charged per request on the items it read (Count
+    queries pay for what they read), sized by the largest sample item; BatchGetItem
     (registration only) is eventually consistent, 0.5 RRU per item.
     Writes: a transactional write costs 2 WRU per item per 1 KB; the items inside each
     transaction are known from the code (claim 2, submit 5), each sized by the item it writes
     (for an update, the larger of before/after: we use the sample's largest); a cancelled
-    transaction is charged as if it had written (an upper bound).
+    transaction is charged as if it had written (an upper bound). Every sample write that lands
+    also writes the dispatch index (all attributes projected, standard writes of 1 WRU per KB):
+    charged as a delete plus a put, what a changed dispatch key costs (an upper bound: an
+    unchanged key is one write, a sample leaving the index one delete).
     """
     d = wire["dynamodb"]
     sample_kb = units(sizes["sample_bytes_max"], 1024)
     rru = d.get("GetItem", {}).get("requests", 0) * units(sizes["sample_bytes_max"], 4096)
-    for op in ("Query", "Scan"):
+    for op, per_unit in (("Query", 0.5), ("Scan", 1)):  # the index; a table, consistent
         if op in d and d[op]["requests"]:
             per = d[op]["items_read"] / d[op]["requests"]
-            rru += d[op]["requests"] * units(per * sizes["sample_bytes_max"], 4096)
+            rru += per_unit * d[op]["requests"] * units(per * sizes["sample_bytes_max"], 4096)
     rru += 0.5 * d.get("BatchGetItem", {}).get("items_read", 0)
     claim_wru = 2 * (sample_kb + units(sizes["member_bytes"], 1024))
     submit_wru = 2 * (sample_kb + units(sizes["member_bytes"], 1024) + units(sizes["version_bytes"], 1024)
                       + units(sizes["task_bytes"], 1024) + units(sizes["submission_bytes"], 1024))
     tx = d.get("TransactWriteItems", {"requests": 0, "errors": 0})
     failed = tx.get("errors", 0)
-    wru = claims * claim_wru + submits * submit_wru + failed * claim_wru
+    index_wru = 2 * sample_kb
+    wru = claims * (claim_wru + index_wru) + submits * (submit_wru + index_wru) + failed * claim_wru
     for op in ("PutItem", "UpdateItem", "DeleteItem"):
         wru += d.get(op, {}).get("requests", 0) * sample_kb
     return rru, wru

@@ -89,8 +89,15 @@ def latest_head(sample: Sample) -> dict | None:
     return heads.get("any") or heads.get("pre")
 
 
-def next_version(sample: Sample, user: str, key: str) -> tuple[int, dict]:
-    """The number of a new version and the heads that make it the one to start from."""
+def next_version(sample: Sample, user: str, key: str, submitted: bool = False) -> tuple[int, dict]:
+    """The number of a new version and the heads that make it the one to start from.
+
+    A submission drops its author's own head: a submitter never gets the sample again (claims
+    and named opens refuse them), so keeping it would only grow the item every claim and
+    submit pays for by the kilobyte. The version itself stays in the versions table."""
     version = int(sample.latest_version) + 1
     head = {"v": version, "key": key}
-    return version, {**as_dict(sample.heads), "any": head, f"u:{user}": head}
+    heads = {**as_dict(sample.heads), "any": head, f"u:{user}": head}
+    if submitted:
+        del heads[f"u:{user}"]
+    return version, heads

@@ -26,6 +26,7 @@ import json
 import random
 import secrets
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +45,13 @@ __all__ = ["as_dict", "dispatch_key", "free_slots", "live_leases", "needed", "ra
            "status"]
 
 # Candidates read per dispatch query: an uncontended claim takes the head of the queue, so it
-# reads a few; each lost race and each page of samples this caller may not take reads twice as
-# many (claimers spread over more samples; a head of the caller's own submissions is crossed fast).
+# reads a few; each race lost lately on the task and each page of samples this caller may not
+# take reads twice as many (claimers spread over more samples; a head of the caller's own
+# submissions is crossed fast).
 FIRST_PAGE = 4
 MAX_PAGE = 64
+RACE_MEMORY = 30     # seconds a lost claim race widens the next claims' first page...
+RACE_SPREAD = 2      # ...up to FIRST_PAGE << 2: a wider page costs more reads than races save
 MAX_ATTEMPTS = 8     # optimistic-write attempts before answering 503 (retryable)
 # Abuse bounds (README "Limits"): far above what a person annotating does.
 MAX_CLAIMS_PER_MINUTE = 120  # new leases per annotator and task (claim, skip, claim, ...)
@@ -245,22 +249,53 @@ def _held(task: Task, user: str, member: Member) -> Lease | None:
     return None
 
 
+class _Races:
+    """Claim races lost lately, per task, in this process (a Lambda container, the local server).
+
+    While claimers collide, a claim starts spread over a page as many times larger as races
+    were lost in the last RACE_MEMORY seconds, instead of at the head where the others are: the
+    page adapts to the contention, and a lone annotator still gets samples in order."""
+
+    def __init__(self, tasks: int = 256):
+        self._lost: OrderedDict[str, deque[int]] = OrderedDict()
+        self._tasks = tasks
+
+    def lost(self, task_id: str, t: int) -> None:
+        self._lost.setdefault(task_id, deque(maxlen=8)).append(t)
+        self._lost.move_to_end(task_id)
+        while len(self._lost) > self._tasks:
+            self._lost.popitem(last=False)
+
+    def lately(self, task_id: str, t: int) -> int:
+        return sum(1 for at in self._lost.get(task_id, ()) if at > t - RACE_MEMORY)
+
+
+_races = _Races()
+
+
 def _pick(task: Task, user: str, t: int, attempt: int) -> Sample | None:
-    """The first claimable sample in dispatch order; after a lost race, a random one of the
-    first few so that concurrent claimers spread out instead of colliding again."""
+    """The first claimable sample in dispatch order; while claims collide (this one lost a race,
+    or others on the task did lately), a random one of a larger page so that concurrent claimers
+    spread out instead of colliding again."""
     if attempt >= MAX_ATTEMPTS:
         raise Unavailable(CLAIMING, code="contention")
-    last, size = None, min(FIRST_PAGE << attempt, MAX_PAGE)
+    if attempt:
+        _races.lost(task.task_id, t)
+    spread = attempt + min(_races.lately(task.task_id, t), RACE_SPREAD)
+    last, size = None, min(FIRST_PAGE << spread, MAX_PAGE)
     while True:
         page = Sample.dispatch.query(task.task_id, Sample.dispatch_key <= f"{t:010d}~",
                                      limit=size, last_evaluated_key=last, page_size=size)
         candidates = [s for s in page if eligible(task, s, user, t)]
         if candidates:
-            if attempt == 0:
+            if not spread:
                 return candidates[0]
+            choice = random.choice(candidates)
+            if not attempt:  # the index's copy: should it lag, the write fails and we look again
+                return choice
             # The index lags the table a little on AWS (GSIs are eventually consistent): after
             # a lost race, decide on the table's own copy.
-            choice = get_sample(task.task_id, random.choice(candidates).sample_id)
+            choice = get_sample(task.task_id, choice.sample_id)
             return choice if eligible(task, choice, user, t) else _pick(task, user, t, attempt + 1)
         last, size = page.last_evaluated_key, min(size * 2, MAX_PAGE)
         if not last:
@@ -533,7 +568,7 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
         # The first pass writes on what was just read (the revision condition guards it).
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
-        version, heads = next_version(sample, user, key)
+        version, heads = next_version(sample, user, key, submitted=True)
         leases = as_dict(sample.leases)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import bootstrap, clock, config, models, storage  # noqa: E402
+from chalicelib import bootstrap, clock, config, leases, models, storage  # noqa: E402
 from chalicelib.auth import mint_token  # noqa: E402
 from tests.shapes import polygon  # noqa: E402,F401 -- re-exported for the tests here
 
@@ -94,6 +94,7 @@ def unit_settings(monkeypatch):
     monkeypatch.setattr(models, "_connection", None)
     for model in models.ALL_MODELS:
         monkeypatch.setattr(model, "_connection", None, raising=False)
+    monkeypatch.setattr(leases, "_races", leases._Races())  # races another test lost
 
 
 @pytest.fixture

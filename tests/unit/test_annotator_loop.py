@@ -337,3 +337,30 @@ def test_random_sampling_is_fixed_per_task(api):
     from chalicelib.leases import rank
     from chalicelib.models import Task
     assert rank(Task("r", sampling="random"), "s001", 1) == rank(Task("r", sampling="random"), "s001", 1)
+
+
+def test_claims_spread_over_a_wider_page_while_races_are_lost_lately(api, time_travel, monkeypatch):
+    """Claimers that collided lately on a task start at a random sample of a wider page instead
+    of the head where the others are; the memory fades, and a lone annotator is back in order.
+    Another task is not affected."""
+    from chalicelib import clock, leases
+    api.make_task("t", n_samples=20)
+    api.make_task("other", n_samples=20)
+    monkeypatch.setattr(leases.random, "choice", lambda seq: seq[-1])  # the page's last
+    for _ in range(2):
+        leases._races.lost("t", clock.now())
+    assert api.claim("t", "alice")[1]["sample"]["id"] == f"s{leases.FIRST_PAGE * 4 - 1:03d}"
+    assert api.claim("other", "alice")[1]["sample"]["id"] == "s000"
+    time_travel.advance(leases.RACE_MEMORY + 1)
+    assert api.claim("t", "bob")[1]["sample"]["id"] == "s000"
+
+
+def test_race_memory_is_bounded_by_task_and_by_count():
+    from chalicelib.leases import RACE_MEMORY, _Races
+    races = _Races(tasks=2)
+    for task in ("a", "b", "c"):
+        for _ in range(20):
+            races.lost(task, 1000)
+    assert races.lately("a", 1000) == 0  # forgotten: two tasks at most
+    assert races.lately("c", 1000) == 8  # the last few races only
+    assert races.lately("c", 1000 + RACE_MEMORY) == 0

@@ -102,6 +102,13 @@ def test_next_version_moves_both_heads_and_keeps_the_others():
     assert heads["u:ann"] == HEADS["u:ann"] and heads["pre"] == HEADS["pre"]
 
 
+def test_a_submission_keeps_no_head_of_its_author():
+    version, heads = next_version(sample(latest_version=4, heads=HEADS), "ann", "ann5",
+                                  submitted=True)
+    assert version == 5 and heads["any"] == {"v": 5, "key": "ann5"}
+    assert "u:ann" not in heads and heads["pre"] == HEADS["pre"]
+
+
 def test_rate_counts_within_the_minute_and_refuses_past_the_limit():
     minute = T // 60
     assert within_rate(None, None, T, 3, "things") == 1
