@@ -13,7 +13,8 @@ processes, to show what the byte code saves. Also reports:
 - which heavy modules `import app` leaves loaded (numpy, PIL must not be among them), and how
   many of the package's modules it had to compile from source (0 with the byte code);
 - the zip's size with and without the byte code, and its largest parts;
-- the zipped size of the worker functions' layer (requirements-worker.txt: numpy, Pillow).
+- the zipped size of the worker functions' layer (requirements-worker.txt: numpy, Pillow),
+  and `import numpy, PIL.Image` from it unpacked, with and without its byte code.
 
 Writes bench/results/coldstart.json and prints a summary; exit status 1 if numpy or PIL is
 imported or packaged, or if the uploaded zip left any module to compile.
@@ -55,6 +56,13 @@ from_source = sum(1 for m in ours if not os.path.exists(m.__cached__))
 print(json.dumps({"import_s": took, "cpu_s": cpu, "modules": len(sys.modules),
                   "package_modules": len(ours), "compiled_from_source": from_source,
                   "heavy_loaded": heavy}))
+"""
+# What a worker function adds from its layer (Lambda puts the layer's python/ on sys.path).
+LAYER_PROBE = """
+import json, time
+t0 = time.perf_counter()
+import numpy, PIL.Image
+print(json.dumps({"import_s": time.perf_counter() - t0}))
 """
 
 
@@ -125,6 +133,19 @@ def fresh_processes(python, tasks: dict, runs: int) -> dict:
             "heavy_modules_loaded": last["heavy_loaded"], "load_after": os.getloadavg()}
 
 
+def layer_imports(python, layers: dict, runs: int) -> dict:
+    """`import numpy, PIL.Image` from each unpacked layer, in fresh processes, alternating."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+    took = {name: [] for name in layers}
+    for _ in range(runs):
+        for name, layer in layers.items():
+            out = subprocess.run([str(python), "-c", LAYER_PROBE], cwd=layer, check=True, text=True,
+                                 env={**env, "PYTHONPATH": str(layer / "python")},
+                                 capture_output=True).stdout
+            took[name].append(json.loads(out)["import_s"])
+    return {name: ms(xs) for name, xs in took.items()}
+
+
 def package_report(archive: Path, source_only: Path, layer: Path) -> dict:
     tops = {}
     with zipfile.ZipFile(archive) as z:
@@ -165,12 +186,16 @@ def main(argv=None):
         load_before = os.getloadavg()
         timed = fresh_processes(python, tasks, args.runs)
         layer = deploy.worker_layer_zip(scratch / "layers")  # after the timing: pip is busy
+        layer_source_only = without_bytecode(layer, scratch / "layer-source-only.zip")
+        layer_timed = layer_imports(python, {
+            "precompiled": unpacked(layer, scratch / "opt"),
+            "source_only": unpacked(layer_source_only, scratch / "opt-source-only")}, args.runs)
         results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "cpus": os.cpu_count(), "load_average": {"before": load_before,
                                                             "after": timed.pop("load_after")},
                    "environment": f"the uploaded zip unpacked, PYTHONDONTWRITEBYTECODE=1, "
                                   f"a virtualenv with only {BOTO3}",
-                   "runs": args.runs, **timed,
+                   "runs": args.runs, **timed, "worker_layer_import_numpy_pil": layer_timed,
                    "package": package_report(archive, source_only, layer)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +211,8 @@ def main(argv=None):
           f"{results['load_average']['after'][0]:.1f}; bare interpreter "
           f"{results['bare_interpreter_wall']['median_ms']} ms; heavy modules loaded: "
           f"{results['heavy_modules_loaded']}")
+    print("worker layer, import numpy, PIL.Image: " + ", ".join(
+        f"{name} median {t['median_ms']} ms" for name, t in layer_timed.items()))
     print(f"package: {results['package']}")
     print(f"wrote {out}")
     heavy = {"numpy", "PIL"} & set(results["heavy_modules_loaded"])
