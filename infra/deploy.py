@@ -11,7 +11,8 @@
 5. `chalice deploy` of the API and the worker functions (ingest and export consumers) from a
    build folder whose .chalice/config.json carries this stage's names, the layer and a
    least-privilege IAM policy. The build folder (infra/.build/<stage>, git-ignored) keeps
-   chalice's deployment state and the layer's zip.
+   chalice's deployment state and the layer's zip. The zip uploaded (and the layer) carries
+   byte code for every module (precompile), so cold starts compile nothing.
 6. The annotator site (frontend/dist, built by `make frontend`), with a config.json naming the API.
 
 Needs AWS credentials in the environment (any of the usual ways boto3 finds them). Every step is
