@@ -463,20 +463,9 @@ def runtime(rehearsal, tmp_path_factory):
         tops = {n.split("/")[0] for n in archive.namelist()}
         assert not [n for n in tops if n.startswith(("botocore", "boto3", "numpy", "PIL", "pillow"))]
         assert {"app.py", "chalicelib", "pydantic", "pynamodb"} <= tops
-        # Byte code for every module it carries, unchecked-hash (valid whatever mtimes the
-        # unzipped files get) and compiled for the runtime's Python: Lambda's task root is
-        # read-only, so a module without it is compiled from source at every cold start.
-        names = set(archive.namelist())
-        modules = [n for n in names if n.endswith(".py")]
-        assert "app.py" in modules and "chalicelib/leases.py" in modules and len(modules) > 300
-        tag = "cpython-" + deploy.LAMBDA_PYTHON.replace(".", "")
-        for module in modules:
-            folder, _, name = module.rpartition("/")
-            pyc = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
-            assert pyc in names, f"{module} has no byte code"
-            assert archive.read(pyc)[:16] == (  # PEP 552 header: flags 0b01, the source's hash
-                importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
-                + importlib.util.source_hash(archive.read(module))), f"{pyc}: not unchecked-hash of {module}"
+        assert len([n for n in archive.namelist() if n.endswith(".py")]) > 300
+        missing = without_bytecode(archive)
+        assert not missing, f"{len(missing)} modules without byte code: {missing[:5]}"
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
     # boto3 and its dependencies (linked from this venv, through a .pth file).
@@ -494,6 +483,23 @@ def runtime(rehearsal, tmp_path_factory):
     yield runtime
     for container in runtime.containers:
         container.close()
+
+
+def without_bytecode(archive: zipfile.ZipFile) -> list[str]:
+    """The modules in a zip without unchecked-hash byte code of their text for the runtime's
+    Python (valid whatever mtimes unzipping gives). Lambda's /var/task and /opt are read-only:
+    such a module is compiled from source at every cold start."""
+    names = set(archive.namelist())
+    tag = "cpython-" + deploy.LAMBDA_PYTHON.replace(".", "")
+    missing = []
+    for module in sorted(n for n in names if n.endswith(".py")):
+        folder, _, name = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+        header = (importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")  # PEP 552: flags 0b01
+                  + importlib.util.source_hash(archive.read(module)))
+        if pyc not in names or archive.read(pyc)[:16] != header:
+            missing.append(module)
+    return missing
 
 
 @dataclass
@@ -515,6 +521,8 @@ class Runtime:
             archive, = [z for z in (self.rehearsal.build / "layers").glob("*.zip")
                         if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == held]
             with zipfile.ZipFile(archive) as layer_zip:
+                missing = without_bytecode(layer_zip)
+                assert not missing, f"{len(missing)} modules without byte code: {missing[:5]}"
                 layer_zip.extractall(unpacked)
         return unpacked
 
