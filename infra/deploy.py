@@ -11,7 +11,8 @@
 5. `chalice deploy` of the API and the worker functions (ingest and export consumers) from a
    build folder whose .chalice/config.json carries this stage's names, the layer and a
    least-privilege IAM policy. The build folder (infra/.build/<stage>, git-ignored) keeps
-   chalice's deployment state and the layer's zip.
+   chalice's deployment state and the layer's zip. The zip uploaded (and the layer) carries
+   byte code for every module (precompile), so cold starts compile nothing.
 6. The annotator site (frontend/dist, built by `make frontend`), with a config.json naming the API.
 
 Needs AWS credentials in the environment (any of the usual ways boto3 finds them). Every step is
@@ -19,9 +20,11 @@ safe to repeat: a second run with nothing changed changes nothing.
 """
 import argparse
 import hashlib
+import importlib.util
 import json
 import mimetypes
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -52,9 +55,12 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 WORKER_REQUIREMENTS = ROOT / "requirements-worker.txt"
 # The functions that decode or render images (chalice's names): they alone get the worker layer.
 WORKER_FUNCTIONS = ("on_upload", "ingest_now", "on_export_message")
+# The functions' runtime. chalice deploys the deploying interpreter's version, the wheels and
+# the layer are built for this one, and byte code (precompile) is valid for one version only.
+LAMBDA_PYTHON = "3.11"
 # Wheels Lambda's python3.11 (Amazon Linux 2, glibc 2.26) loads; never built from source here.
 LAMBDA_WHEELS = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
-                 "--python-version", "3.11", "--only-binary=:all:"]
+                 "--python-version", LAMBDA_PYTHON, "--only-binary=:all:"]
 # Explicit, so the uploaded types do not depend on this machine's /etc/mime.types.
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".json": "application/json",
@@ -118,15 +124,24 @@ def iam_policy(outputs: dict, import_buckets=()) -> dict:
     ]}
 
 
-def render_build(stage: str, outputs: dict, build: Path, import_buckets=(),
-                 worker_layer: str | None = None) -> Path:
-    """Copy the runtime code into `build` with this stage's config; keeps deployment state."""
+def copy_runtime(build: Path) -> None:
+    """The runtime code into `build`, without this machine's byte code (precompile makes the
+    package's own), which chalice would otherwise zip along with chalicelib/."""
     build.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME:
         target = build / name
         if target.is_dir():
             shutil.rmtree(target)
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, target)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, target)
+
+
+def render_build(stage: str, outputs: dict, build: Path, import_buckets=(),
+                 worker_layer: str | None = None) -> Path:
+    """Copy the runtime code into `build` with this stage's config; keeps deployment state."""
+    copy_runtime(build)
     chalice_dir = build / ".chalice"
     chalice_dir.mkdir(exist_ok=True)
     (chalice_dir / "config.json").write_text(json.dumps(
@@ -206,20 +221,22 @@ def worker_layer_zip(folder: Path) -> Path:
     """requirements-worker.txt installed for Lambda under python/ (where Lambda looks in a
     layer) and zipped into `folder`; made again only when that file changes."""
     digest = hashlib.sha256(WORKER_REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    archive = folder / f"worker-{digest}.zip"
+    # Named by its byte code's version too, so a layer zipped without it is not reused.
+    archive = folder / f"worker-{digest}-{sys.implementation.cache_tag}.zip"
     if archive.exists():
         return archive
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *LAMBDA_WHEELS,
-                        "--target", f"{scratch}/python", "-r", str(WORKER_REQUIREMENTS)], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+                        *LAMBDA_WHEELS, "--target", f"{scratch}/python", "-r",
+                        str(WORKER_REQUIREMENTS)], check=True)
         partial = archive.with_suffix(".partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as target:
             for path in sorted(Path(scratch).rglob("*")):
                 name = path.relative_to(scratch)
-                # Not the console scripts (python/bin) nor byte code of this machine's Python.
-                if path.is_file() and name.parts[1] != "bin" and "__pycache__" not in name.parts:
+                if path.is_file() and name.parts[1] != "bin":  # not the console scripts
                     target.write(path, name.as_posix())
+        precompile(partial)
         partial.replace(archive)
     return archive
 
@@ -234,14 +251,14 @@ def publish_worker_layer(session, app: str, stage: str, archive: Path) -> str:
             return version["LayerVersionArn"]
     return lam.publish_layer_version(LayerName=name, Description=description,
                                      Content={"ZipFile": archive.read_bytes()},
-                                     CompatibleRuntimes=["python3.11"])["LayerVersionArn"]
+                                     CompatibleRuntimes=[f"python{LAMBDA_PYTHON}"])["LayerVersionArn"]
 
 
-def chalice(session, build: Path, *args: str) -> None:
-    # chalice makes its own clients: give it this session's region (endpoint and credentials
+def chalice(region: str, build: Path, *args: str) -> None:
+    # chalice makes its own clients: give it the session's region (endpoint and credentials
     # come from the same environment).
     subprocess.run([str(Path(sys.executable).with_name("chalice")), *args], cwd=build, check=True,
-                   env={**os.environ, "AWS_DEFAULT_REGION": session.region_name})
+                   env={**os.environ, "AWS_DEFAULT_REGION": region})
 
 
 def strip_runtime_libraries(archive: Path) -> None:
@@ -258,18 +275,80 @@ def strip_runtime_libraries(archive: Path) -> None:
     stripped.replace(archive)
 
 
-def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
-    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...).
+def require_lambda_python() -> None:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running != LAMBDA_PYTHON:
+        raise SystemExit(f"Deploy with Python {LAMBDA_PYTHON}, the functions' runtime (this is "
+                         f"Python {running}): chalice deploys the deploying Python's version, and "
+                         f"the package's byte code is compiled by it.")
 
-    chalice keeps the zip of the dependencies in .chalice/deployments/, named by a hash of
-    requirements.txt, and reuses it; `chalice package` makes it first, so it can be stripped of
-    botocore (which pynamodb brings along: 16 MB of a 49 MB zip, against Lambda's 50 MB upload
-    limit) before `chalice deploy` uploads it."""
+
+def _compiled(source: zipfile.ZipFile, names: set, module: str) -> bool:
+    """Whether `module` (a .py in the zip) has an unchecked-hash pyc of its current text."""
+    pyc = importlib.util.cache_from_source(module)
+    if pyc not in names:
+        return False
+    header = source.read(pyc)[:16]  # PEP 552: magic, flags (0b01: hash, unchecked), hash
+    return header == (importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
+                      + importlib.util.source_hash(source.read(module)))
+
+
+def precompile(archive: Path) -> None:
+    """Add to a zip the byte code of every module in it (`__pycache__/*.cpython-311.pyc`).
+
+    Lambda unpacks a package into a read-only folder, so without byte code every cold start
+    compiles every module it imports from source, and keeps nothing (bench/coldstart.py times
+    both: `import app` about 2.5 times slower). Unchecked-hash pycs: Python uses them without
+    comparing the source's mtime, which unzipping does not keep. They cannot go stale: chalice
+    names the zip by its sources' hash and never edits it in place, and a pyc that no longer
+    matches its source's hash is compiled again here."""
+    require_lambda_python()
+    with zipfile.ZipFile(archive) as source, tempfile.TemporaryDirectory() as scratch:
+        names = set(source.namelist())
+        if all(_compiled(source, names, n) for n in names if n.endswith(".py")):
+            return
+        partial = archive.with_suffix(".compiling")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as target:
+            for entry in source.infolist():
+                if "__pycache__/" in entry.filename:
+                    continue  # made again below, from this package's sources
+                data = source.read(entry)  # before writestr, which moves entry's offset
+                target.writestr(entry, data)
+                if entry.filename.endswith(".py"):
+                    pyc = zipfile.ZipInfo(importlib.util.cache_from_source(entry.filename),
+                                          entry.date_time)
+                    pyc.external_attr = entry.external_attr  # readable as its source is
+                    target.writestr(pyc, _bytecode(entry.filename, data, Path(scratch)),
+                                    zipfile.ZIP_DEFLATED)
+    partial.replace(archive)
+
+
+def _bytecode(module: str, text: bytes, scratch: Path) -> bytes:
+    source, compiled = scratch / "module.py", scratch / "module.pyc"
+    source.write_bytes(text)
+    py_compile.compile(str(source), str(compiled), dfile=module, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return compiled.read_bytes()
+
+
+def package(region: str, build: Path, stage: str) -> None:
+    """`chalice package`, then its zip made ready for `chalice deploy` to upload.
+
+    chalice keeps the zip of the code and its dependencies in .chalice/deployments/, named by a
+    hash of requirements.txt and the app's files, and reuses it; `chalice package` makes it
+    first, so it can be stripped of botocore (which pynamodb brings along: 16 MB of a 49 MB
+    zip, against Lambda's 50 MB upload limit) and given byte code before it is uploaded."""
     with tempfile.TemporaryDirectory() as scratch:
-        chalice(session, build, "package", "--stage", stage, scratch)
+        chalice(region, build, "package", "--stage", stage, scratch)
     for archive in (build / ".chalice" / "deployments").glob("*.zip"):
         strip_runtime_libraries(archive)
-    chalice(session, build, "deploy", "--stage", stage)
+        precompile(archive)
+
+
+def chalice_deploy(session, build: Path, stage: str) -> list[dict]:
+    """chalice's record of what it deployed (resource_type, and lambda_arn, rest_api_url...)."""
+    package(session.region_name, build, stage)
+    chalice(session.region_name, build, "deploy", "--stage", stage)
     deployed = json.loads((build / ".chalice" / "deployed" / f"{stage}.json").read_text())
     return deployed["resources"]
 
@@ -361,6 +440,7 @@ def main(argv=None) -> None:
                         help="chalice's project folder and deployment state "
                              "(default infra/.build/STAGE)")
     args = parser.parse_args(argv)
+    require_lambda_python()  # before anything is made
     session = boto3.Session(region_name=args.region)
     known_site = cdn.site_url(session, args.app, args.stage)  # None before the first deploy
 

@@ -18,6 +18,7 @@ What moto does not build, checked by reading infra/template.yaml instead:
 import base64
 import hashlib
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -462,6 +463,9 @@ def runtime(rehearsal, tmp_path_factory):
         tops = {n.split("/")[0] for n in archive.namelist()}
         assert not [n for n in tops if n.startswith(("botocore", "boto3", "numpy", "PIL", "pillow"))]
         assert {"app.py", "chalicelib", "pydantic", "pynamodb"} <= tops
+        assert len([n for n in archive.namelist() if n.endswith(".py")]) > 300
+        missing = without_bytecode(archive)
+        assert not missing, f"{len(missing)} modules without byte code: {missing[:5]}"
         archive.extractall(root / "task")
     # A venv with nothing installed, which sees only what Lambda's runtime adds to Python:
     # boto3 and its dependencies (linked from this venv, through a .pth file).
@@ -479,6 +483,23 @@ def runtime(rehearsal, tmp_path_factory):
     yield runtime
     for container in runtime.containers:
         container.close()
+
+
+def without_bytecode(archive: zipfile.ZipFile) -> list[str]:
+    """The modules in a zip without unchecked-hash byte code of their text for the runtime's
+    Python (valid whatever mtimes unzipping gives). Lambda's /var/task and /opt are read-only:
+    such a module is compiled from source at every cold start."""
+    names = set(archive.namelist())
+    tag = "cpython-" + deploy.LAMBDA_PYTHON.replace(".", "")
+    missing = []
+    for module in sorted(n for n in names if n.endswith(".py")):
+        folder, _, name = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+        header = (importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")  # PEP 552: flags 0b01
+                  + importlib.util.source_hash(archive.read(module)))
+        if pyc not in names or archive.read(pyc)[:16] != header:
+            missing.append(module)
+    return missing
 
 
 @dataclass
@@ -500,6 +521,8 @@ class Runtime:
             archive, = [z for z in (self.rehearsal.build / "layers").glob("*.zip")
                         if base64.b64encode(hashlib.sha256(z.read_bytes()).digest()).decode() == held]
             with zipfile.ZipFile(archive) as layer_zip:
+                missing = without_bytecode(layer_zip)
+                assert not missing, f"{len(missing)} modules without byte code: {missing[:5]}"
                 layer_zip.extractall(unpacked)
         return unpacked
 
@@ -510,7 +533,8 @@ class Runtime:
         env = {**config["Environment"]["Variables"], **settings, "AWS_LAMBDA_FUNCTION_NAME": name,
                "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
                "AWS_ENDPOINT_URL": self.rehearsal.endpoint, "AWS_ACCESS_KEY_ID": "rehearsal",
-               "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8"}
+               "AWS_SECRET_ACCESS_KEY": "rehearsal", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1"}  # /var/task is read-only
         layers = [self.layer(x["Arn"]) for x in config.get("Layers", [])]
         self.containers.append(Function(self.python, self.package, env, config["Handler"], layers))
         return self.containers[-1]

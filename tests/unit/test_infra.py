@@ -2,11 +2,16 @@
 CloudFormation that creates exactly the tables the models use, and the rendered chalice
 config and IAM policy name this stage's resources."""
 import fnmatch
+import importlib.util
 import json
+import os
+import py_compile
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 from chalicelib import models
@@ -100,3 +105,81 @@ def test_policy_grants_logs_of_this_stages_functions_only():
         assert not any(fnmatch.fnmatchcase(f"arn:aws:logs:us-east-1:1:log-group:/aws/lambda/{other}:log-stream:s",
                                            pattern) for pattern in logs["Resource"])
     assert fnmatch.fnmatchcase(f"{group}-on_upload:log-stream:s", logs["Resource"][1])
+
+
+def test_runtime_is_copied_without_this_machines_bytecode(tmp_path, monkeypatch):
+    """chalice zips whatever chalicelib/ holds: the package makes its own byte code."""
+    source = tmp_path / "project"
+    (source / "chalicelib" / "__pycache__").mkdir(parents=True)
+    for name in ("app.py", "requirements.txt", "chalicelib/leases.py",
+                 "chalicelib/__pycache__/leases.cpython-311.pyc"):
+        (source / name).write_text("")
+    monkeypatch.setattr(deploy, "ROOT", source)
+    deploy.copy_runtime(tmp_path / "build")
+    assert sorted(p.relative_to(tmp_path / "build").as_posix() for p in (tmp_path / "build").rglob("*")) \
+        == ["app.py", "chalicelib", "chalicelib/leases.py", "requirements.txt"]
+
+
+def _zip(path: Path, files: dict) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return path
+
+
+def _unchecked_hash_header(source: bytes) -> bytes:
+    """PEP 552: magic number, flags 0b01 (hash-based, source not checked), the source's hash."""
+    return importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(source)
+
+
+def test_precompile_adds_unchecked_bytecode_that_python_uses_without_the_source(tmp_path):
+    # A stale pyc of an older text of lab/mod.py, as a reused zip could hold one: replaced.
+    (tmp_path / "old.py").write_text("VALUE = 0\n")
+    py_compile.compile(str(tmp_path / "old.py"), str(tmp_path / "old.pyc"),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    sources = {"lab/__init__.py": b"", "lab/mod.py": b"VALUE = 1\n", "top.py": b"import lab.mod\n"}
+    archive = _zip(tmp_path / "package.zip", {
+        **sources, "lab/data.json": b"{}",
+        "lab/__pycache__/mod.cpython-311.pyc": (tmp_path / "old.pyc").read_bytes()})
+    deploy.precompile(archive)
+    with zipfile.ZipFile(archive) as z:
+        names = set(z.namelist())
+        assert names == {*sources, "lab/data.json", "lab/__pycache__/__init__.cpython-311.pyc",
+                         "lab/__pycache__/mod.cpython-311.pyc", "__pycache__/top.cpython-311.pyc"}
+        for module, text in sources.items():
+            assert z.read(module) == text
+            assert z.read(importlib.util.cache_from_source(module))[:16] == _unchecked_hash_header(text)
+        z.extractall(tmp_path / "task")
+    before = archive.read_bytes()
+    deploy.precompile(archive)
+    assert archive.read_bytes() == before  # already compiled: left as it is
+
+    # Unzipped with any mtimes, the source even edited: Python runs the byte code, compiles
+    # nothing (a read-only task root) and never looks at the source's date.
+    mod = tmp_path / "task" / "lab" / "mod.py"
+    mod.write_text("VALUE = 2\n")
+    os.utime(mod, (0, 0))
+    probe = ("import sys, top, lab.mod; assert sys.modules['lab.mod'].__file__.endswith('mod.py');"
+             "print(lab.mod.VALUE)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "task", capture_output=True,
+                         text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_precompile_refuses_an_interpreter_that_is_not_the_functions_runtime(tmp_path, monkeypatch):
+    archive = _zip(tmp_path / "package.zip", {"app.py": b"x = 1\n"})
+    monkeypatch.setattr(deploy, "LAMBDA_PYTHON", "3.12")
+    with pytest.raises(SystemExit, match=r"Deploy with Python 3\.12.*this is Python 3\.11"):
+        deploy.precompile(archive)
+    with zipfile.ZipFile(archive) as z:
+        assert z.namelist() == ["app.py"]
+    with pytest.raises(SystemExit, match=r"Deploy with Python 3\.12"):  # before any AWS call
+        deploy.main(["dev"])
+
+
+def test_precompile_refuses_a_module_that_does_not_compile(tmp_path):
+    archive = _zip(tmp_path / "package.zip", {"app.py": b"x = 1\n", "broken.py": b"def (\n"})
+    with pytest.raises(py_compile.PyCompileError, match="broken.py"):
+        deploy.precompile(archive)
+    with zipfile.ZipFile(archive) as z:
+        assert z.namelist() == ["app.py", "broken.py"]
