@@ -23,9 +23,17 @@ def as_dict(attr) -> dict:
     return attr.as_dict() if hasattr(attr, "as_dict") else dict(attr or {})
 
 
-def live_leases(sample: Sample, t: int) -> dict:
+def slots(sample: Sample) -> dict[str, int]:
+    """user -> expiry of every slot stored, lapsed ones included. Items written before slots were
+    bare expiries hold {"id", "exp", "at", ...} (the member row has the rest): read as their exp,
+    and rewritten bare by the next change of the sample."""
+    return {u: int(slot["exp"] if isinstance(slot, dict) else slot)
+            for u, slot in as_dict(sample.leases).items()}
+
+
+def live_leases(sample: Sample, t: int) -> dict[str, int]:
     """user -> expiry of every lease (or reservation ahead) not expired at t."""
-    return {u: exp for u, exp in as_dict(sample.leases).items() if exp > t}
+    return {u: exp for u, exp in slots(sample).items() if exp > t}
 
 
 def needed(task: Task, sample: Sample) -> int:

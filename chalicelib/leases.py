@@ -39,7 +39,7 @@ from . import clock, storage
 from .errors import ApiError, Conflict, NotFound, Unavailable, lease_lost
 # The derived state is re-exported: callers read a sample's meaning from here or from there.
 from .lease_state import (as_dict, dispatch_key, eligible, free_slots, live_leases, needed,
-                          next_version, rank, start_head, status, within_rate)
+                          next_version, rank, slots, start_head, status, within_rate)
 from .models import (Member, Sample, Submission, Task, Transaction, Version, sample_key,
                      transaction)
 
@@ -125,7 +125,7 @@ def _own_lease(task: Task, user: str, sample_id: str, lease_id: str) -> Lease:
 def _leased(sample: Sample, user: str, member: Member, ahead: bool = False) -> Lease | None:
     """The member row's lease (or reservation ahead), while `sample` still has the user's slot
     for it. The two are never on one sample; were they, the slot would be neither's."""
-    exp = as_dict(sample.leases).get(user)
+    exp = slots(sample).get(user)
     mine, other = (member.ahead_sample, member.lease_sample) if ahead else \
         (member.lease_sample, member.ahead_sample)
     if exp is None or mine != sample.sample_id or other == sample.sample_id:
@@ -346,7 +346,7 @@ def _rewrite_own(task: Task, user: str, sample_id: str, lease_id: str, change) -
     """Apply `change(lease, leases, t) -> (leases, member_actions, sample_changes)` atomically."""
     def write(tx: Transaction, attempt: int, t: int) -> Lease:
         lease = _own_lease(task, user, sample_id, lease_id)
-        leases, member_actions, changes = change(lease, as_dict(lease.sample.leases), t)
+        leases, member_actions, changes = change(lease, slots(lease.sample), t)
         actions, cond = _sample_write(task, lease.sample, leases, t, **changes)
         tx.update(lease.sample, actions=actions, condition=cond, name="sample")
         tx.update(Member(task.task_id, user), actions=member_actions,
@@ -479,7 +479,7 @@ def reserve_after_submit(task: Task, user: str) -> Lease | None:
 def _drop_ahead(tx: Transaction, task: Task, user: str, ahead: Lease, t: int) -> None:
     """Add to `tx` the writes that give a reservation back. The sample keeps its place in the
     dispatch order (no requeued_at): nobody worked on it."""
-    leases = as_dict(ahead.sample.leases)
+    leases = slots(ahead.sample)
     leases.pop(user)
     actions, cond = _sample_write(task, ahead.sample, leases, t)
     tx.update(ahead.sample, actions=actions, condition=cond, name="sample")
@@ -521,7 +521,7 @@ def draft(task: Task, user: str, sample_id: str, lease_id: str, annotation: dict
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = next_version(sample, user, key)
-        leases = {**as_dict(sample.leases), user: t + task.lease_seconds}
+        leases = {**slots(sample), user: t + task.lease_seconds}
         actions, cond = _sample_write(task, sample, leases, t, latest_version=version, heads=heads)
         tx.update(sample, actions=actions, condition=cond, name="sample")
         # The sample's revision orders concurrent drafts: the count read here is exact.
@@ -589,7 +589,7 @@ def submit(task: Task, user: str, sample_id: str, lease_id: str, annotation: dic
         lease = first if attempt == 0 else _own_lease(task, user, sample_id, lease_id)
         sample = lease.sample
         version, heads = next_version(sample, user, key, submitted=True)
-        leases = as_dict(sample.leases)
+        leases = slots(sample)
         leases.pop(user)
         complete = sample.done + 1 >= needed(task, sample)
         actions, cond = _sample_write(task, sample, leases, t, latest_version=version, heads=heads,
@@ -664,7 +664,7 @@ def start_annotation(task: Task, sample: Sample, user: str) -> tuple[dict | None
 def slot_holders(task: Task, sample: Sample) -> dict[str, Lease]:
     """user -> the lease or reservation each slot of `sample` belongs to, from the holders'
     member rows (one BatchGetItem); a slot whose row has moved on belongs to nothing."""
-    users = sorted(as_dict(sample.leases))
+    users = sorted(slots(sample))
     found = {}
     for member in Member.batch_get([(task.task_id, u) for u in users], consistent_read=True):
         lease = _leased(sample, member.user, member) or \
@@ -696,7 +696,7 @@ def end(task: Task, sample_id: str) -> list[str]:
     def write(tx: Transaction, attempt: int, t: int) -> list[str]:
         nonlocal holders
         sample = get_sample(task.task_id, sample_id)
-        holders = as_dict(sample.leases)
+        holders = slots(sample)
         if holders:
             owned = slot_holders(task, sample)  # before the write empties the slots
             actions, cond = _sample_write(task, sample, {}, t, requeued_at=t)
@@ -735,7 +735,7 @@ def reopen(task: Task, sample_id: str) -> Sample:
             raise Conflict(f"Sample '{sample_id}' is not complete; nothing to reopen.",
                            code="sample_not_complete")
         extra_annotations = sample.done - task.annotations_per_sample + 1
-        actions, cond = _sample_write(task, sample, as_dict(sample.leases), t,
+        actions, cond = _sample_write(task, sample, slots(sample), t,
                                       extra_annotations=extra_annotations,
                                       requeued_at=t)
         tx.update(sample, actions=actions, condition=cond, name="sample")

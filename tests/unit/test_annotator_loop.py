@@ -386,3 +386,20 @@ def test_a_sample_stores_only_each_slots_expiry_and_the_member_row_the_rest(api,
     assert api.submit("t", "alice", a)[0] == 200
     status, err = api.submit("t", "bob", b)
     assert status == 409 and err["error"]["code"] == "too_fast"
+
+
+def test_a_sample_stored_with_the_old_slot_shape_keeps_working_and_is_rewritten_bare(api):
+    """Tables written before slots were bare expiries (a developer's .local-data) hold
+    {"id", "exp", "at"} per slot: leases on them go on, and the next change stores expiries."""
+    from chalicelib import leases
+    from chalicelib.models import Sample
+    api.make_task("t", n_samples=1, annotations_per_sample=2)
+    _, a = api.claim("t", "alice")
+    sample = Sample.get("t", "s000")
+    exp = a["lease"]["expires_at"]
+    sample.update(actions=[Sample.leases.set({"alice": {"id": a["lease"]["id"], "exp": exp, "at": exp - 3600}})])
+    assert api.progress("t")["in_progress"] == 1
+    _, b = api.claim("t", "bob")
+    assert b["sample"]["id"] == "s000"
+    assert api.submit("t", "alice", a)[0] == 200
+    assert leases.as_dict(Sample.get("t", "s000").leases) == {"bob": b["lease"]["expires_at"]}

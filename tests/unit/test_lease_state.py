@@ -3,7 +3,7 @@ database, no processes (a PURE_TESTS member of `make check`)."""
 import pytest
 
 from chalicelib.errors import TooMany
-from chalicelib.lease_state import (dispatch_key, eligible, free_slots, latest_head, live_leases,
+from chalicelib.lease_state import (dispatch_key, eligible, free_slots, latest_head, live_leases, slots,
                                     needed, next_version, rank, start_head, status, within_rate)
 from chalicelib.models import Sample, Task
 
@@ -22,6 +22,12 @@ def test_live_leases_drop_expired_ones_by_time_alone():
     s = sample(leases={"ann": T + 1, "ben": T, "cat": T - 5})
     assert set(live_leases(s, T)) == {"ann"}  # a lease expiring exactly now is over
     assert set(live_leases(s, T - 10)) == {"ann", "ben", "cat"}
+
+
+def test_slots_stored_before_they_were_bare_expiries_read_as_their_expiry():
+    s = sample(leases={"ann": {"id": "L", "exp": T + 1, "at": T - 5, "drafts": 2}, "ben": T - 1})
+    assert slots(s) == {"ann": T + 1, "ben": T - 1}
+    assert live_leases(s, T) == {"ann": T + 1}
 
 
 def test_free_slots_count_overlap_reopenings_submissions_and_live_leases():
