@@ -48,6 +48,16 @@ def draw_polygon(page, points):
     page.mouse.click(*points[0])
 
 
+def select_at(page, point):
+    """Select mode, then click the shape at `point` and wait until it is selected. The click is
+    hit-tested against the last frame the map drew, which right after an edit (a redo) on a busy
+    machine can predate it: the map draws what it holds first."""
+    page.keyboard.press("v")
+    page.evaluate("() => window.annotator.viewer.map.renderSync()")
+    page.mouse.click(*point)
+    page.wait_for_function("() => window.annotator.viewer.select.getFeatures().getLength() > 0")
+
+
 def expect_shapes(page, n: int):
     """The shape counter under the image (updated after each committed edit) shows n."""
     expect(page.locator("#shape-count")).to_have_text(f"{n} shape{'' if n == 1 else 's'}")

@@ -1,6 +1,6 @@
 """The annotator in a real browser against the real local stack (moto + chalice local)."""
 
-from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, shown_sample
+from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, select_at, shown_sample
 from .seeding import HEIGHT, MARKERS
 from .stored import stored_annotations
 
@@ -71,8 +71,7 @@ def test_keyboard_undo_redo_delete_and_draft(stack, site, seeder, new_context):
     expect_shapes(page, 0)
     page.keyboard.press("Control+Shift+z")
     expect_shapes(page, 1)
-    page.keyboard.press("v")
-    page.mouse.click(*on_screen[list(MARKERS)[0]])  # a vertex is on the shape's edge: selects it
+    select_at(page, on_screen[list(MARKERS)[0]])  # a vertex is on the shape's edge: selects it
     page.keyboard.press("Delete")
     expect_shapes(page, 0)
     page.keyboard.press("Control+z")

@@ -6,7 +6,7 @@ import time
 import requests
 from playwright.sync_api import expect
 
-from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, shown_sample
+from .driver import draw_polygon, expect_shapes, marker_positions, open_annotator, select_at, shown_sample
 from .seeding import MARKERS
 from .stored import stored_annotations
 
@@ -45,8 +45,7 @@ def test_shortcuts_are_dead_behind_open_dialogs(stack, site, seeder, new_context
     sample = shown_sample(page)
     draw_polygon(page, triangle(page))
     expect_shapes(page, 1)
-    page.keyboard.press("v")
-    page.mouse.click(*triangle(page)[0])  # select it, so Del would have something to delete
+    select_at(page, triangle(page)[0])  # so Del would have something to delete
 
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
