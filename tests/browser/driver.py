@@ -6,6 +6,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from .seeding import MARKERS
+from tests.settings import UI_TIMEOUT_MS
 
 
 def open_annotator(context, site_url: str, task_id: str, token: str, viewer: str | None = None):
@@ -55,7 +56,8 @@ def select_at(page, point):
     page.keyboard.press("v")
     page.evaluate("() => window.annotator.viewer.map.renderSync()")
     page.mouse.click(*point)
-    page.wait_for_function("() => window.annotator.viewer.select.getFeatures().getLength() > 0")
+    page.wait_for_function("() => window.annotator.viewer.select.getFeatures().getLength() > 0",
+                           timeout=UI_TIMEOUT_MS)
 
 
 def expect_shapes(page, n: int):
