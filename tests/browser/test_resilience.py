@@ -91,8 +91,6 @@ def test_lost_lease_keeps_the_drawing_and_offers_it_for_download(stack, site, se
     page = open_annotator(new_context(), site.url, task, stack.annotator_token("late"))
     sample = shown_sample(page)
     on_screen = marker_positions(page)
-    draw_polygon(page, [on_screen[c] for c in list(MARKERS)[:3]])
-    expect_shapes(page, 1)
 
     def with_someone_elses_lease(route):
         if route.request.method != "PUT":  # a CORS preflight
@@ -100,7 +98,11 @@ def test_lost_lease_keeps_the_drawing_and_offers_it_for_download(stack, site, se
         body = json.loads(route.request.post_data)
         route.continue_(post_data=json.dumps({**body, "lease_id": "not-yours"}))
 
-    page.route("**/draft", with_someone_elses_lease)  # the server answers a real 409
+    # Before drawing: the page's autosave may send the first draft before "s" does (on a busy
+    # machine it did, and "s" then had nothing new to save). Either way the server answers 409.
+    page.route("**/draft", with_someone_elses_lease)
+    draw_polygon(page, [on_screen[c] for c in list(MARKERS)[:3]])
+    expect_shapes(page, 1)
     page.keyboard.press("s")
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("no longer reserved for you")
